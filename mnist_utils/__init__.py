@@ -1,0 +1,57 @@
+"""Helpers for the MNIST / Fashion-MNIST tutorial series (one source for notebooks and tests).
+
+The post's helpers keep their names: ``train``, ``plot_history``, ``evaluate_show``,
+``plot_confusion_matrix``, ``plot_predicted_sample``, ``show_images``,
+``load_best_checkpoint``, ``TaskTime``, ``get_weight_num``.
+"""
+
+import os
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with the OS-level stderr muted.
+
+    Its C++ start-up banners (oneDNN, CPU features, CUDA probing) are written before its
+    logging is set up, so TF_CPP_MIN_LOG_LEVEL cannot hide them, and Jupyter would copy
+    them into every notebook. Python errors still surface once stderr is restored.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # later C++ info and warnings
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+_import_tensorflow_quietly()
+
+import tensorflow as _tf  # noqa: E402
+
+# Retracing notices and similar Python-side warnings are noise for a reader of the notebooks.
+_tf.get_logger().setLevel("ERROR")
+
+from .config import is_smoke, smoke_cut, smoke_epochs  # noqa: E402
+from .data import (  # noqa: E402
+    CLASS_NAMES, DataError, load_data, make_dataset, make_datasets, split_train_val, to_float,
+)
+from .evaluation import (  # noqa: E402
+    ResultsTable, accuracy, evaluate_model, evaluate_show, predict_all, predict_probs,
+)
+from .gpu import GpuConfigError, limit_gpu_memory  # noqa: E402
+from .models import get_lenet, get_mlp, get_weight_num, show_source, show_summary  # noqa: E402
+from .plots import (  # noqa: E402
+    plot_confusion_matrix, plot_history, plot_predicted_sample, save_fig, show_images,
+)
+from .training import TaskTime, checkpoint_path, load_best_checkpoint, train  # noqa: E402
+
+__all__ = [
+    "CLASS_NAMES", "DataError", "GpuConfigError", "ResultsTable", "TaskTime", "accuracy",
+    "checkpoint_path", "evaluate_model", "evaluate_show", "get_lenet", "get_mlp", "get_weight_num",
+    "is_smoke", "smoke_cut", "smoke_epochs", "limit_gpu_memory", "load_best_checkpoint", "load_data", "make_dataset",
+    "make_datasets", "plot_confusion_matrix", "plot_history", "plot_predicted_sample",
+    "predict_all", "predict_probs", "save_fig", "show_images", "show_source", "show_summary", "split_train_val", "to_float",
+    "train",
+]

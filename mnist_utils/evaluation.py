@@ -1,0 +1,140 @@
+"""Evaluation, predictions computed once, and the model comparison table kept in a file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import keras
+import numpy as np
+import pandas as pd
+
+from . import config
+from .data import to_float
+from .models import get_weight_num
+from .training import display_path
+
+COLUMNS = [
+    "model", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
+    "test_accuracy", "weight_number", "train_time", "epochs", "best_epoch", "hardware",
+]
+
+
+def hardware() -> str:
+    """A short description of what trained the model, e.g. ``CPU x2`` or ``GPU: NVIDIA H200``."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"GPU: {details.get('device_name', gpus[0].name)}"
+    return f"CPU x{os.cpu_count()}"
+
+
+class ResultsTable:
+    """One row per model: losses and accuracies on train/val/test, weights, training time.
+
+    Replaces the post's global ``models`` dict. It lives in ``results/<dataset>.csv`` so a
+    later notebook can show every model trained so far without retraining.
+    """
+
+    def __init__(self, dataset: str = "mnist", frame: pd.DataFrame | None = None) -> None:
+        self.dataset = dataset
+        self.frame = pd.DataFrame(columns=COLUMNS) if frame is None else frame.reindex(columns=COLUMNS)
+
+    @staticmethod
+    def path_for(dataset: str, root: Path | None = None) -> Path:
+        """The file of ``dataset``'s table under ``root`` (this run's output folder by default)."""
+        root = config.output_dir() if root is None else Path(root)
+        return root / "results" / f"{dataset}.csv"
+
+    @classmethod
+    def load(cls, dataset: str = "mnist") -> "ResultsTable":
+        """The saved table of ``dataset``, or an empty one if none was saved yet.
+
+        In smoke mode a smoke run's table is preferred, else the committed one is read.
+        """
+        candidates = [cls.path_for(dataset)]
+        if config.is_smoke():
+            candidates.append(cls.path_for(dataset, root=config.project_dir()))
+        for path in candidates:
+            if path.is_file():
+                try:
+                    frame = pd.read_csv(path)
+                except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+                    raise ValueError(f"{display_path(path)} is not a results table ({exc}); "
+                                     "delete it to start a new one.") from exc
+                if "model" not in frame.columns:
+                    raise ValueError(f"{display_path(path)} has no 'model' column; delete it to start a new one.")
+                return cls(dataset, frame)
+        return cls(dataset)
+
+    def save(self) -> Path:
+        """Write the table to ``results/<dataset>.csv`` (``.smoke/results/`` in smoke mode)."""
+        path = self.path_for(self.dataset)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.frame.to_csv(path, index=False)
+        return path
+
+    def add(self, row: Mapping[str, object]) -> None:
+        """Add a model's row, replacing an earlier row of the same model name."""
+        unknown = set(row) - set(COLUMNS)
+        if unknown:
+            raise ValueError(f"Unknown columns {sorted(unknown)}; expected some of {COLUMNS}.")
+        kept = self.frame[self.frame["model"] != row["model"]]
+        new = pd.DataFrame([row]).reindex(columns=COLUMNS)
+        self.frame = new if kept.empty else pd.concat([kept, new], ignore_index=True)
+
+    def show(self) -> pd.DataFrame:
+        """The table indexed by model, best test accuracy first (for display, not for selection)."""
+        return self.frame.sort_values("test_accuracy", ascending=False).set_index("model")
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def evaluate_model(model: keras.Model, datasets: Mapping[str, object]) -> dict[str, float]:
+    """Loss and accuracy of ``model`` on the ``train_eval``, ``val`` and ``test`` pipelines."""
+    scores: dict[str, float] = {}
+    for split, key in (("train", "train_eval"), ("val", "val"), ("test", "test")):
+        loss, accuracy = model.evaluate(datasets[key], verbose=0)
+        scores[f"{split}_loss"] = round(float(loss), 6)
+        scores[f"{split}_accuracy"] = round(float(accuracy), 4)
+    return scores
+
+
+def evaluate_show(
+    model: keras.Model,
+    history: keras.callbacks.History,
+    datasets: Mapping[str, object],
+    results: ResultsTable,
+    save: bool = True,
+) -> pd.DataFrame:
+    """Evaluate ``model`` (load its best checkpoint first), record it in ``results``, save the
+    table, and return it for display, best test accuracy first."""
+    row = {"model": model.name, **evaluate_model(model, datasets),
+           "weight_number": get_weight_num(model),
+           "train_time": round(float(getattr(history, "train_time", float("nan"))), 1),
+           "epochs": len(history.history.get("loss", [])),
+           "best_epoch": getattr(history, "best_epoch", None),
+           "hardware": hardware()}
+    results.add(row)
+    if save:
+        results.save()
+    return results.show()
+
+
+def predict_probs(model: keras.Model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Class probabilities of ``model`` for uint8 or float images, in large batches."""
+    return np.asarray(model.predict(to_float(images), batch_size=batch_size, verbose=0))
+
+
+def predict_all(models: Iterable[keras.Model], images: np.ndarray) -> dict[str, np.ndarray]:
+    """Probabilities of each model, keyed by model name: compute once, reuse in every plot."""
+    return {model.name: predict_probs(model, images) for model in models}
+
+
+def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Share of ``labels`` that the most probable class gets right."""
+    return float(np.mean(np.argmax(probs, axis=-1) == np.asarray(labels)))

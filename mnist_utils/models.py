@@ -1,0 +1,65 @@
+"""The models of the series, one builder each, compiled and ready for ``train``."""
+
+from __future__ import annotations
+
+import inspect
+
+import keras
+import numpy as np
+from keras import layers
+
+INPUT_SHAPE = (28, 28, 1)
+NUM_CLASSES = 10
+# Run this many training steps per call into TensorFlow: small models at batch 32
+# spend more time in per-step Python overhead than in arithmetic.
+STEPS_PER_EXECUTION = 32
+
+
+def compile_model(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
+    """Adam + sparse categorical cross-entropy + accuracy, as in the post."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"],
+        steps_per_execution=STEPS_PER_EXECUTION,
+    )
+    return model
+
+
+def get_mlp(input_shape: tuple[int, ...] = INPUT_SHAPE, learning_rate: float = 1e-3) -> keras.Model:
+    """The post's MLP: Flatten, Dense 128 relu, Dense 10 softmax (101,770 weights)."""
+    inputs = keras.Input(shape=input_shape)
+    x = layers.Flatten()(inputs)
+    x = layers.Dense(128, activation="relu")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax")(x)
+    return compile_model(keras.Model(inputs, outputs, name="mlp"), learning_rate)
+
+
+def get_lenet(input_shape: tuple[int, ...] = INPUT_SHAPE, learning_rate: float = 1e-3) -> keras.Model:
+    """The post's LeNet-5: two conv/pool stages, then Dense 120, 84, 10 (61,706 weights)."""
+    inputs = keras.Input(shape=input_shape)
+    # padding="same" keeps LeNet's shapes for 28x28 inputs (LeNet-5 was drawn for 32x32).
+    x = layers.Conv2D(6, 5, padding="same", activation="relu")(inputs)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Conv2D(16, 5, activation="relu")(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(120, activation="relu")(x)
+    x = layers.Dense(84, activation="relu")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax")(x)
+    return compile_model(keras.Model(inputs, outputs, name="lenet"), learning_rate)
+
+
+def get_weight_num(model: keras.Model) -> int:
+    """Number of trainable weights of ``model``."""
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def show_summary(model: keras.Model) -> None:
+    """``model.summary()`` as plain text (no terminal colour codes in notebook outputs)."""
+    model.summary(print_fn=lambda text, **_: print(text))
+
+
+def show_source(builder) -> None:
+    """Print a builder's source, so a notebook shows the layers that the package defines."""
+    print(inspect.getsource(builder))

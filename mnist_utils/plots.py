@@ -1,0 +1,134 @@
+"""The series' figures: sample grids, training curves, confusion matrices, mistake galleries."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from sklearn.metrics import confusion_matrix
+
+from . import config
+
+
+def save_fig(name: str, notebook: str, fig: plt.Figure | None = None, dpi: int = 100) -> Path:
+    """Save ``fig`` (the current figure by default) as ``images/<notebook>/<name>.png``."""
+    if not re.fullmatch(r"[\w.-]+", name) or not re.fullmatch(r"[\w.-]+", notebook):
+        raise ValueError(f"Use letters, digits, '_', '-' and '.' in figure and notebook names: {notebook}/{name}.")
+    path = config.output_dir() / "images" / notebook / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (fig or plt.gcf()).savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
+
+
+def _label(value: int, class_names: Sequence[str] | None) -> str:
+    return class_names[int(value)] if class_names is not None else str(int(value))
+
+
+def show_images(
+    images: np.ndarray,
+    labels: Sequence[int],
+    x_num: int = 4,
+    y_num: int = 8,
+    figsize: tuple[float, float] = (12, 6.5),
+    class_names: Sequence[str] | None = None,
+) -> plt.Figure:
+    """A grid of ``x_num`` rows by ``y_num`` columns of images titled with their labels."""
+    count = min(x_num * y_num, len(images))
+    fig, axes = plt.subplots(x_num, y_num, figsize=figsize, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < count:
+            ax.imshow(np.squeeze(images[i]), cmap="gray_r")
+            ax.set_title(_label(labels[i], class_names), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history, metrics: Sequence[str] = ("accuracy", "loss")) -> plt.Figure:
+    """Training vs validation curves per epoch, one panel per metric (takes a Keras History)."""
+    logs = history.history if hasattr(history, "history") else dict(history)
+    epochs = np.arange(1, len(logs[metrics[0]]) + 1)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4.5), squeeze=False)
+    for ax, metric in zip(axes.flat, metrics):
+        ax.plot(epochs, logs[metric], "o-", label="training")
+        if f"val_{metric}" in logs:
+            ax.plot(epochs, logs[f"val_{metric}"], "o-", label="validation")
+        best = getattr(history, "best_epoch", None)
+        if best is not None:
+            ax.axvline(best, color="gray", linestyle=":", label=f"best epoch ({best})")
+        ax.set(title=f"{metric.capitalize()} vs. epochs", xlabel="Epoch", ylabel=metric.capitalize())
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(
+    predictions: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    class_names: Sequence[str] | None = None,
+) -> plt.Figure:
+    """Confusion matrices (scikit-learn) as seaborn heatmaps, side by side, one per model.
+
+    ``predictions`` maps model name to class probabilities (see ``predict_all``).
+    """
+    names = class_names if class_names is not None else [str(i) for i in range(10)]
+    count = len(predictions)
+    fig, axes = plt.subplots(1, count, figsize=(7.5 * count, 6), squeeze=False)
+    for ax, (model_name, probs) in zip(axes.flat, predictions.items()):
+        matrix = confusion_matrix(labels, np.argmax(probs, axis=-1), labels=range(len(names)))
+        frame = pd.DataFrame(matrix, index=names, columns=names)
+        # Hide the diagonal's colour so the off-diagonal mistakes stand out.
+        sns.heatmap(frame, annot=True, fmt="d", cmap="YlGnBu", ax=ax, cbar=False,
+                    mask=np.eye(len(names), dtype=bool), annot_kws={"fontsize": 9})
+        for i in range(len(names)):
+            ax.text(i + 0.5, i + 0.5, str(matrix[i, i]), ha="center", va="center", fontsize=8, color="gray")
+        errors = int(matrix.sum() - np.trace(matrix))
+        ax.set(title=f"{model_name}: {errors} mistakes out of {int(matrix.sum())}",
+               xlabel="Predicted", ylabel="Actual")
+    fig.tight_layout()
+    return fig
+
+
+def plot_predicted_sample(
+    predictions: Mapping[str, np.ndarray],
+    images: np.ndarray,
+    labels: np.ndarray,
+    sample_count: int = 5,
+    show_error: bool = True,
+    class_names: Sequence[str] | None = None,
+    seed: int = 0,
+) -> plt.Figure:
+    """Sample images (those the FIRST model got wrong if ``show_error``), each with every
+    model's predicted probabilities as bars. ``predictions``: model name -> probabilities."""
+    labels = np.asarray(labels)
+    first = next(iter(predictions.values()))
+    pool = np.flatnonzero(np.argmax(first, axis=-1) != labels) if show_error else np.arange(len(labels))
+    if len(pool) == 0:
+        raise ValueError("The first model made no mistakes on these images: nothing to show.")
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(pool, size=min(sample_count, len(pool)), replace=False)
+    names = class_names if class_names is not None else [str(i) for i in range(10)]
+    columns = len(predictions) + 1
+    fig, axes = plt.subplots(len(chosen), columns, figsize=(2.6 * columns + 1, 2.1 * len(chosen)), squeeze=False)
+    for row, index in zip(axes, chosen):
+        row[0].imshow(np.squeeze(images[index]), cmap="gray_r", interpolation="none")
+        row[0].set_title(f"#{index} actual: {_label(labels[index], class_names)}", fontsize=10)
+        row[0].axis("off")
+        for ax, (model_name, probs) in zip(row[1:], predictions.items()):
+            guess = int(np.argmax(probs[index]))
+            colors = ["tab:green" if k == labels[index] else "tab:red" if k == guess else "steelblue"
+                      for k in range(len(names))]
+            ax.bar(range(len(names)), probs[index], color=colors)
+            ax.set_ylim(0, 1)
+            ax.set_xticks(range(len(names)))
+            ax.set_xticklabels(names if class_names is None else [n[:4] for n in names], fontsize=8)
+            ax.set_title(f"{model_name}: {_label(guess, class_names)}", fontsize=10)
+    fig.tight_layout()
+    return fig

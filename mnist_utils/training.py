@@ -1,0 +1,160 @@
+"""Training with the post's callbacks, checkpoints of the best weights, and timing."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import keras
+
+from . import config
+
+
+class TaskTime:
+    """Context manager that times a block: ``with TaskTime("training") as t: ...; t.elapsed_time()``."""
+
+    def __init__(self, task_name: str, show_start: bool = False) -> None:
+        self.task_name = task_name
+        self.show_start = show_start
+        self.start_time = time.perf_counter()
+        self.end_time: float | None = None
+
+    def elapsed_time(self) -> float:
+        """Seconds since the block started (or its total length once it has ended)."""
+        end = self.end_time if self.end_time is not None else time.perf_counter()
+        return end - self.start_time
+
+    def __enter__(self) -> "TaskTime":
+        self.start_time = time.perf_counter()
+        if self.show_start:
+            print(f"start {self.task_name}")
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.end_time = time.perf_counter()
+        print(f"finish {self.task_name} [elapsed time: {self.elapsed_time():.1f} s]")
+
+
+def display_path(path: Path) -> str:
+    """``path`` relative to the project root when it lies inside it (no machine paths in outputs)."""
+    try:
+        return str(Path(path).resolve().relative_to(config.project_dir()))
+    except ValueError:
+        return str(path)
+
+
+def checkpoint_path(model_name: str, dataset: str = "mnist", root: Path | None = None) -> Path:
+    """Where ``train`` keeps the best weights: ``checkpoints/<dataset>/<model>/best.weights.h5``."""
+    root = config.output_dir() if root is None else Path(root)
+    return root / "checkpoints" / dataset / model_name / "best.weights.h5"
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """One clean line per epoch: time, metrics, learning rate, and a mark when validation improves."""
+
+    def __init__(self, epochs: int, monitor: str = "val_accuracy") -> None:
+        super().__init__()
+        self.epochs = epochs
+        self.monitor = monitor
+        self.best = -float("inf")
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        seconds = time.perf_counter() - self.epoch_start
+        metrics = "  ".join(f"{key} {value:.4f}" for key, value in logs.items() if key != "learning_rate")
+        lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        improved = logs.get(self.monitor, -float("inf")) > self.best
+        self.best = max(self.best, logs.get(self.monitor, -float("inf")))
+        width = len(str(self.epochs))
+        print(f"epoch {epoch + 1:>{width}}/{self.epochs}  {seconds:5.1f}s  {metrics}  lr {lr:.2g}"
+              + ("  *" if improved else ""), flush=True)
+
+
+def train(
+    model: keras.Model,
+    train_dataset,
+    val_dataset,
+    epochs: int = 20,
+    dataset: str = "mnist",
+    callbacks: list[keras.callbacks.Callback] | None = None,
+    verbose: bool = True,
+    reduce_lr: bool = True,
+    early_stopping: bool = True,
+) -> keras.callbacks.History:
+    """Fit ``model`` with the post's recipe and keep its best weights.
+
+    Callbacks: ModelCheckpoint on best ``val_accuracy`` (weights only), ReduceLROnPlateau on
+    ``val_loss`` (factor 0.5, patience 4, min 1e-4; off with ``reduce_lr=False``, e.g. for a
+    model whose optimizer follows a learning-rate schedule), EarlyStopping on ``val_accuracy``
+    (patience 6; off with ``early_stopping=False``), plus any extra ``callbacks``. The returned
+    History carries ``train_time`` (seconds), ``best_epoch`` and ``checkpoint_path``.
+    """
+    epochs = config.smoke_epochs(epochs)
+    path = checkpoint_path(model.name, dataset)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    recipe: list[keras.callbacks.Callback] = [
+        keras.callbacks.ModelCheckpoint(
+            filepath=str(path), monitor="val_accuracy", save_best_only=True, save_weights_only=True
+        )
+    ]
+    if reduce_lr:
+        recipe.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=4, min_lr=1e-4))
+    if early_stopping:
+        recipe.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=6))
+    if verbose:
+        recipe.append(EpochLogger(epochs))
+    with TaskTime(f"training {model.name}", show_start=verbose) as timer:
+        history = model.fit(
+            train_dataset,
+            validation_data=val_dataset,
+            epochs=epochs,
+            callbacks=recipe + list(callbacks or []),
+            shuffle=False,  # the tf.data pipeline shuffles; Keras would only warn
+            verbose=0,
+        )
+    history.train_time = timer.elapsed_time()
+    val_acc = history.history["val_accuracy"]
+    history.best_epoch = int(max(range(len(val_acc)), key=val_acc.__getitem__)) + 1
+    history.checkpoint_path = path
+    if verbose:
+        print(f"best val_accuracy {max(val_acc):.4f} at epoch {history.best_epoch}, "
+              f"weights in {display_path(path)}")
+    return history
+
+
+def load_best_checkpoint(model: keras.Model, dataset: str = "mnist") -> keras.Model:
+    """Load the best weights that ``train`` saved for a model of this name into ``model``.
+
+    In smoke mode a smoke run's checkpoint is preferred; the committed one is read otherwise
+    (read only: smoke runs never write there).
+    """
+    candidates = [checkpoint_path(model.name, dataset)]
+    if config.is_smoke():
+        candidates.append(checkpoint_path(model.name, dataset, root=config.project_dir()))
+    for path in candidates:
+        if path.is_file():
+            problem = None
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    model.load_weights(str(path))
+                except (ValueError, OSError) as exc:
+                    problem = str(exc)
+            # The optimizer's state is saved too but is not needed to evaluate; Keras only warns
+            # about it. Any other skipped part means the weights do not fit this model.
+            skipped = [str(w.message) for w in caught if "optimizer" not in str(w.message)]
+            problem = problem or (skipped[0] if skipped else None)
+            if problem:
+                raise ValueError(
+                    f"The checkpoint {display_path(path)} does not fit model {model.name!r} "
+                    f"({problem.strip()}). Build the model with the builder that trained it, or retrain it."
+                )
+            return model
+    raise FileNotFoundError(
+        f"No checkpoint for model {model.name!r} on {dataset}: looked for "
+        f"{', '.join(display_path(p) for p in candidates)}. Train it first with train(model, ...)."
+    )

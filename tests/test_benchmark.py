@@ -1,0 +1,50 @@
+"""The speed benchmark's smallest setting runs end to end, so the command never rots.
+
+No timing is asserted here (the machine is shared and noisy); the figures belong in the README.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "speed.py"
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location("speed_benchmark", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quick_benchmark_measures_every_part(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(data_dir))
+    output = tmp_path / "speed.json"
+    results = load_benchmark().main(["--quick", "--output", str(output)])
+    saved = json.loads(output.read_text())
+    assert saved["settings"] == results["settings"] == {"epochs": 2, "repeats": 1, "cut": 2048}
+    for model_name in ("mlp", "lenet"):
+        part = saved[f"post_recipe_{model_name}"]
+        for side in ("post", "series"):
+            assert part[side]["seconds_per_epoch"] > 0 and 0 <= part[side]["test_accuracy"] <= 1
+            assert len(part[side]["epoch_times"][0]) == 2 and part[side]["peak_rss_mb"] > 0
+        assert part["speedup"] > 0
+    for recipe in ("keras_example", "fast"):
+        assert saved["time_to_99"][recipe]["epochs_run"] >= 1
+    assert saved["prediction"]["plain"]["images_per_second"] > 0 and saved["prediction"]["speedup"] > 0
+
+
+def test_table_lists_each_measurement():
+    module = load_benchmark()
+    side = {"seconds_per_epoch": 2.0, "test_accuracy": 0.98, "peak_rss_mb": 900.0}
+    part = {"post": side, "series": dict(side, seconds_per_epoch=0.5), "speedup": 4.0}
+    run = {"seconds_to_target": None, "test_accuracy": 0.985, "train_seconds": 40.0, "peak_rss_mb": 800.0}
+    results = {"settings": {"epochs": 5}, "post_recipe_mlp": part, "post_recipe_lenet": part,
+               "time_to_99": {"keras_example": dict(run, seconds_to_target=70.0), "fast": run},
+               "prediction": {"plain": {"images_per_second": 1000.0, "peak_rss_mb": 1.0},
+                              "series": {"images_per_second": 5000.0, "peak_rss_mb": 1.0}, "speedup": 5.0}}
+    table = module.format_table(results)
+    assert "| MLP, post recipe: s/epoch (median) | 2.00 | 0.50 | 4.0x faster |" in table
+    assert "| 70 s | not reached |" in table and "5.0x faster" in table

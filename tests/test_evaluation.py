@@ -1,0 +1,80 @@
+"""The results table (the post's global ``models`` dict, now a file) and evaluation helpers."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from mnist_utils import ResultsTable, accuracy, evaluate_show, make_datasets, predict_all
+
+
+def row(name, test_accuracy, **extra):
+    return {"model": name, "test_accuracy": test_accuracy, "val_accuracy": test_accuracy - 0.01, **extra}
+
+
+def test_table_roundtrip_replaces_rows_and_sorts(isolated_outputs):
+    table = ResultsTable("mnist")
+    table.add(row("mlp", 0.97))
+    table.add(row("lenet", 0.99))
+    table.add(row("mlp", 0.98))  # a retrained model replaces its old row
+    assert len(table) == 2
+    path = table.save()
+    assert path == isolated_outputs / "results" / "mnist.csv"
+    loaded = ResultsTable.load("mnist").show()
+    assert list(loaded.index) == ["lenet", "mlp"]
+    assert loaded.loc["mlp", "test_accuracy"] == pytest.approx(0.98)
+
+
+def test_unknown_column_is_refused():
+    with pytest.raises(ValueError, match="Unknown columns"):
+        ResultsTable().add({"model": "x", "tset_accuracy": 1.0})
+
+
+def test_missing_table_is_empty_and_a_broken_one_says_so(isolated_outputs):
+    assert len(ResultsTable.load("fashion_mnist")) == 0
+    path = ResultsTable.path_for("mnist")
+    path.parent.mkdir(parents=True)
+    path.write_text("just some text\nwithout a model column\n")
+    with pytest.raises(ValueError, match="no 'model' column"):
+        ResultsTable.load("mnist")
+
+
+def test_smoke_mode_reads_the_real_table_but_writes_apart(isolated_outputs, monkeypatch):
+    real = ResultsTable("mnist")
+    real.add(row("mlp", 0.98))
+    real_path = real.save()
+    before = real_path.read_bytes()
+    monkeypatch.setenv("MNIST_SMOKE", "1")
+    table = ResultsTable.load("mnist")
+    assert list(table.show().index) == ["mlp"]
+    table.add(row("lenet", 0.5))
+    smoke_path = table.save()
+    assert ".smoke" in smoke_path.parts and real_path.read_bytes() == before
+
+
+def test_evaluate_show_and_predictions(isolated_outputs):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, size=(64, 28, 28), dtype=np.uint8)
+    y = (x[:, 0, 0] > 127).astype(np.int64)  # a label the model can read off one pixel
+    datasets = make_datasets((x, y), (x, y), (x, y), batch_size=16)
+    inputs = keras.Input((28, 28, 1))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs)),
+                        name="tiny")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(datasets["train"], epochs=1, verbose=0)
+    history.train_time, history.best_epoch = 1.5, 1
+    table = ResultsTable("mnist")
+    shown = evaluate_show(model, history, datasets, table)
+    assert isinstance(shown, pd.DataFrame) and shown.loc["tiny", "weight_number"] == 28 * 28 * 10 + 10
+    assert shown.loc["tiny", "train_time"] == 1.5 and shown.loc["tiny", "epochs"] == 1
+    assert ResultsTable.path_for("mnist").is_file()
+    probs = predict_all([model], x)["tiny"]
+    assert probs.shape == (64, 10)
+    assert accuracy(probs, y) == pytest.approx(shown.loc["tiny", "test_accuracy"], abs=1e-4)
+
+
+def test_accuracy():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    assert accuracy(probs, [0, 1, 1]) == pytest.approx(2 / 3)

@@ -1,0 +1,79 @@
+"""The figures: right number of panels, labels from the data, files where they belong."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from mnist_utils import (  # noqa: E402
+    CLASS_NAMES, plot_confusion_matrix, plot_history, plot_predicted_sample, save_fig, show_images,
+)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def one_hot_probs(predicted, classes=10):
+    probs = np.full((len(predicted), classes), 0.01)
+    probs[np.arange(len(predicted)), predicted] = 0.91
+    return probs
+
+
+def test_show_images_titles_are_labels():
+    images = np.zeros((8, 28, 28), np.uint8)
+    fig = show_images(images, [3, 1, 4, 1, 5, 9, 2, 6], x_num=2, y_num=4, class_names=CLASS_NAMES["fashion_mnist"])
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:3] == ["Dress", "Trouser", "Coat"] and len(fig.axes) == 8
+
+
+def test_plot_history_panels_and_best_epoch():
+    class History:
+        history = {"accuracy": [0.5, 0.7, 0.8], "val_accuracy": [0.6, 0.75, 0.7],
+                   "loss": [1.0, 0.6, 0.4], "val_loss": [0.9, 0.7, 0.8]}
+        best_epoch = 2
+
+    fig = plot_history(History())
+    assert len(fig.axes) == 2
+    assert [len(line.get_xdata()) for line in fig.axes[0].lines[:2]] == [3, 3]
+    assert "best epoch (2)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
+def test_confusion_matrices_side_by_side_count_mistakes():
+    labels = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 1])
+    first = one_hot_probs(labels)
+    wrong = labels.copy()
+    wrong[:3] = 9
+    fig = plot_confusion_matrix({"a": first, "b": one_hot_probs(wrong)}, labels)
+    assert [ax.get_title() for ax in fig.axes] == ["a: 0 mistakes out of 12", "b: 3 mistakes out of 12"]
+
+
+def test_predicted_sample_shows_the_first_models_mistakes():
+    labels = np.arange(20) % 10
+    predicted = labels.copy()
+    predicted[[2, 5, 11]] = 0
+    probs = {"base": one_hot_probs(predicted), "other": one_hot_probs(labels)}
+    fig = plot_predicted_sample(probs, np.zeros((20, 28, 28)), labels, sample_count=5)
+    image_titles = [ax.get_title() for ax in fig.axes[::3]]
+    assert len(image_titles) == 3  # only three mistakes exist
+    assert {t.split()[0] for t in image_titles} == {"#2", "#5", "#11"}
+    assert all(ax.get_title().startswith("other: ") for ax in fig.axes[2::3])
+    with pytest.raises(ValueError, match="no mistakes"):
+        plot_predicted_sample({"other": probs["other"]}, np.zeros((20, 28, 28)), labels)
+
+
+def test_save_fig_writes_under_images(isolated_outputs, monkeypatch):
+    fig = show_images(np.zeros((1, 28, 28)), [0], x_num=1, y_num=1)
+    path = save_fig("grid", "01_data", fig)
+    assert path == isolated_outputs / "images" / "01_data" / "grid.png" and path.stat().st_size > 0
+    monkeypatch.setenv("MNIST_SMOKE", "1")
+    assert ".smoke" in save_fig("grid", "01_data", fig).parts
+    with pytest.raises(ValueError, match="figure and notebook names"):
+        save_fig("../escape", "01_data", fig)

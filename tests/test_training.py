@@ -1,0 +1,85 @@
+"""Training on real MNIST learns; checkpoints land in the output folder and load back."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from mnist_utils import (
+    TaskTime, accuracy, checkpoint_path, get_mlp, load_best_checkpoint, make_datasets,
+    predict_probs, split_train_val, train,
+)
+
+
+@pytest.fixture(scope="module")
+def small_mnist(mnist):
+    (x_train, y_train), (x_test, y_test) = mnist
+    train_part, val_part = split_train_val(x_train[:6000], y_train[:6000], val_fraction=0.2, seed=0)
+    return train_part, val_part, (x_test[:2000], y_test[:2000])
+
+
+def test_short_training_learns_and_checkpoints(small_mnist, isolated_outputs):
+    train_part, val_part, test_part = small_mnist
+    datasets = make_datasets(train_part, val_part, test_part, batch_size=64)
+    keras.utils.set_random_seed(0)
+    model = get_mlp()
+    history = train(model, datasets["train"], datasets["val"], epochs=3, verbose=False)
+    assert len(history.history["val_accuracy"]) == 3
+    assert history.train_time > 0 and 1 <= history.best_epoch <= 3
+    path = checkpoint_path("mlp", "mnist")
+    assert history.checkpoint_path == path and path.is_file()
+    assert str(path).startswith(str(isolated_outputs))  # never the project's own checkpoints
+
+    restored = load_best_checkpoint(get_mlp(), "mnist")
+    held_out = accuracy(predict_probs(restored, test_part[0]), test_part[1])
+    assert held_out > 0.85, f"a 3-epoch MLP should be far above chance (0.10), got {held_out:.3f}"
+    best_val = max(history.history["val_accuracy"])
+    val_acc = accuracy(predict_probs(restored, val_part[0]), val_part[1])
+    assert val_acc == pytest.approx(best_val, abs=2e-3)  # the checkpoint holds the best epoch
+
+
+def test_training_is_reproducible_with_a_seed(small_mnist):
+    train_part, val_part, test_part = small_mnist
+    cut = lambda part: (part[0][:1000], part[1][:1000])  # noqa: E731
+    results = []
+    for _ in range(2):
+        keras.utils.set_random_seed(7)
+        datasets = make_datasets(cut(train_part), cut(val_part), cut(test_part), batch_size=64, seed=3)
+        history = train(get_mlp(), datasets["train"], datasets["val"], epochs=1, verbose=False)
+        results.append(history.history["loss"][0])
+    assert results[0] == pytest.approx(results[1], rel=1e-5)
+
+
+def test_smoke_mode_caps_epochs_and_writes_elsewhere(small_mnist, monkeypatch, isolated_outputs, capsys):
+    monkeypatch.setenv("MNIST_SMOKE", "1")
+    train_part, val_part, test_part = small_mnist
+    datasets = make_datasets(train_part, val_part, test_part)
+    history = train(get_mlp(), datasets["train"], datasets["val"], epochs=20)
+    assert len(history.history["loss"]) == 2
+    assert ".smoke" in history.checkpoint_path.parts
+    printed = capsys.readouterr().out
+    assert "epoch 1/2" in printed and "\x1b[" not in printed and "\x08" not in printed
+
+
+def test_missing_checkpoint_says_what_to_do():
+    with pytest.raises(FileNotFoundError, match="No checkpoint for model 'mlp' on mnist.*Train it first"):
+        load_best_checkpoint(get_mlp(), "mnist")
+
+
+def test_checkpoint_of_another_model_gives_a_clear_error(isolated_outputs):
+    path = checkpoint_path("mlp", "mnist")
+    path.parent.mkdir(parents=True)
+    inputs = keras.Input((28, 28, 1))
+    other = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)), name="mlp")
+    other.save_weights(str(path))
+    with pytest.raises(ValueError, match="does not fit model 'mlp'"):
+        load_best_checkpoint(get_mlp(), "mnist")
+
+
+def test_task_time(capsys):
+    with TaskTime("sleeping") as timer:
+        np.linalg.inv(np.eye(50))
+    assert timer.elapsed_time() >= 0
+    assert timer.elapsed_time() == timer.elapsed_time()  # frozen once the block ends
+    assert "finish sleeping [elapsed time:" in capsys.readouterr().out
