@@ -125,9 +125,26 @@ def evaluate_show(
     return results.show()
 
 
-def predict_probs(model: keras.Model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """Class probabilities of ``model`` for uint8 or float images, in large batches."""
-    return np.asarray(model.predict(to_float(images), batch_size=batch_size, verbose=0))
+def predict_probs(model: keras.Model, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+    """Class probabilities of ``model`` for uint8 or float images.
+
+    One compiled forward pass per chunk of ``batch_size`` images: several times faster than a
+    default ``model.predict`` (batches of 32, each through Keras' per-batch machinery).
+    """
+    import tensorflow as tf
+
+    images = to_float(images)
+    if len(images) == 0:
+        return np.zeros((0,) + tuple(model.output_shape[1:]), np.float32)
+    size = min(batch_size, len(images))
+    forward = tf.function(lambda batch: model(batch, training=False))
+    outputs = []
+    for start in range(0, len(images), size):
+        chunk = images[start:start + size]
+        # Pad the last chunk to the same shape so that the function is traced only once.
+        padded = np.concatenate([chunk, np.zeros((size - len(chunk),) + chunk.shape[1:], chunk.dtype)])
+        outputs.append(np.asarray(forward(tf.constant(padded)))[: len(chunk)])
+    return np.concatenate(outputs)
 
 
 def predict_all(models: Iterable[keras.Model], images: np.ndarray) -> dict[str, np.ndarray]:
