@@ -118,6 +118,7 @@ def post_recipe_series_pipeline(model_name: str, epochs: int, cut: int | None) -
 
     import mnist_utils as mu
 
+    mu.use_cpu_threads(intra_op=1, inter_op=2)  # as notebooks 02 and 03 do
     (x_train, y_train), (x_test, y_test) = _load(cut)
     keras.utils.set_random_seed(0)
     train_part, val_part = mu.split_train_val(x_train, y_train, seed=0)
@@ -218,12 +219,14 @@ def worker(args: argparse.Namespace) -> None:
 def run_worker(task: str, args: argparse.Namespace) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", task, "--epochs", str(args.epochs),
                "--scratch", args.scratch] + (["--cut", str(args.cut)] if args.cut else [])
-    print(f"  running {task} ...", flush=True)
+    print(f"  {task:<30}", end=" ", flush=True)
     done = subprocess.run(command, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"benchmark worker {task} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    result = json.loads(lines[-1][len("RESULT "):])
+    print(f"done in {result['wall_seconds']:.0f} s", flush=True)
+    return result
 
 
 def median_epoch(result: dict) -> float:

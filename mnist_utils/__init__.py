@@ -40,7 +40,7 @@ from .data import (  # noqa: E402
 from .evaluation import (  # noqa: E402
     ResultsTable, accuracy, evaluate_model, evaluate_show, predict_all, predict_probs,
 )
-from .gpu import GpuConfigError, limit_gpu_memory  # noqa: E402
+from .gpu import GpuConfigError, limit_gpu_memory, use_cpu_threads  # noqa: E402
 from .models import (  # noqa: E402
     FAST_BATCH_SIZE, FAST_EPOCHS, get_fast_cnn, get_lenet, get_mlp, get_weight_num, show_source,
     show_summary,
@@ -56,5 +56,5 @@ __all__ = [
     "is_smoke", "smoke_cut", "smoke_epochs", "limit_gpu_memory", "load_best_checkpoint", "load_data", "make_dataset",
     "make_datasets", "plot_confusion_matrix", "plot_history", "plot_predicted_sample",
     "predict_all", "predict_probs", "save_fig", "show_images", "show_source", "show_summary", "split_train_val", "to_float",
-    "train",
+    "train", "use_cpu_threads",
 ]

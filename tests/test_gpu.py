@@ -57,3 +57,22 @@ def test_missing_gpu_index(monkeypatch):
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [FakeGpu()])
     with pytest.raises(GpuConfigError, match="gpu_index=3, but only 1 GPU"):
         limit_gpu_memory(2048, gpu_index=3)
+
+
+def test_cpu_threads_are_set_or_refused_clearly(monkeypatch):
+    from mnist_utils import use_cpu_threads
+
+    calls = []
+    monkeypatch.setattr(tf.config.threading, "set_intra_op_parallelism_threads", lambda n: calls.append(("intra", n)))
+    monkeypatch.setattr(tf.config.threading, "set_inter_op_parallelism_threads", lambda n: calls.append(("inter", n)))
+    assert "1 per operation, 2 operations at a time" in use_cpu_threads(1, 2)
+    assert calls == [("intra", 1), ("inter", 2)]
+
+    def too_late(n):
+        raise RuntimeError("Intra op parallelism cannot be modified after initialization.")
+
+    monkeypatch.setattr(tf.config.threading, "set_intra_op_parallelism_threads", too_late)
+    with pytest.raises(RuntimeError, match="already started.*Restart the kernel"):
+        use_cpu_threads()
+    with pytest.raises(ValueError, match="Thread counts"):
+        use_cpu_threads(-1, 2)
