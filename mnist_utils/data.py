@@ -239,7 +239,7 @@ def to_float(images: np.ndarray) -> np.ndarray:
         raise ValueError(f"Expected images of shape (N, H, W) or (N, H, W, C), got {images.shape}.")
     if images.dtype == np.uint8:
         return images.astype(np.float32) / 255.0
-    return images.astype(np.float32)
+    return images.astype(np.float32, copy=False)
 
 
 def make_dataset(
@@ -276,6 +276,7 @@ def make_datasets(
 ) -> dict[str, object]:
     """The series' pipelines: ``train`` (shuffled every epoch, ``batch_size``), and
     ``train_eval``, ``val``, ``test`` in order with large batches for fast evaluation."""
+    train = (to_float(train[0]), train[1])  # scaled once, shared by both training pipelines
     return {
         "train": make_dataset(*train, batch_size=batch_size, shuffle=True, seed=seed),
         "train_eval": make_dataset(*train, batch_size=eval_batch_size),

@@ -15,8 +15,10 @@ NUM_CLASSES = 10
 STEPS_PER_EXECUTION = 32
 
 
-def compile_model(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
-    """Adam + sparse categorical cross-entropy + accuracy, as in the post."""
+def compile_model(
+    model: keras.Model, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = 1e-3
+) -> keras.Model:
+    """Adam (a fixed rate or a schedule) + sparse categorical cross-entropy + accuracy, as in the post."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(),
@@ -82,13 +84,7 @@ def get_fast_cnn(
         max_learning_rate / 10, decay_steps=max(1, steps_per_epoch * epochs - warmup),
         warmup_target=max_learning_rate, warmup_steps=warmup,
     )
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=schedule),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=["accuracy"],
-        steps_per_execution=STEPS_PER_EXECUTION,
-    )
-    return model
+    return compile_model(model, schedule)
 
 
 def get_weight_num(model: keras.Model) -> int:
