@@ -42,7 +42,7 @@ from .evaluation import (  # noqa: E402
 )
 from .gpu import GpuConfigError, limit_gpu_memory, use_cpu_threads  # noqa: E402
 from .models import (  # noqa: E402
-    FAST_BATCH_SIZE, FAST_EPOCHS, get_fast_cnn, get_lenet, get_mlp, get_weight_num, show_source,
+    FAST_BATCH_SIZE, FAST_EPOCHS, get_custom_cnn, get_fast_cnn, get_lenet, get_mlp, get_weight_num, show_source,
     show_summary,
 )
 from .plots import (  # noqa: E402
@@ -51,7 +51,7 @@ from .plots import (  # noqa: E402
 from .training import TaskTime, checkpoint_path, load_best_checkpoint, train  # noqa: E402
 
 __all__ = [
-    "CLASS_NAMES", "FAST_BATCH_SIZE", "FAST_EPOCHS", "get_fast_cnn", "DataError", "GpuConfigError", "ResultsTable", "TaskTime", "accuracy",
+    "CLASS_NAMES", "FAST_BATCH_SIZE", "FAST_EPOCHS", "get_custom_cnn", "get_fast_cnn", "DataError", "GpuConfigError", "ResultsTable", "TaskTime", "accuracy",
     "checkpoint_path", "evaluate_model", "evaluate_show", "get_lenet", "get_mlp", "get_weight_num",
     "is_smoke", "smoke_cut", "smoke_epochs", "limit_gpu_memory", "load_best_checkpoint", "load_data", "make_dataset",
     "make_datasets", "plot_confusion_matrix", "plot_history", "plot_predicted_sample",

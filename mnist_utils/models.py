@@ -79,12 +79,75 @@ def get_fast_cnn(
     x = layers.Dense(128, activation="relu")(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax")(x)
     model = keras.Model(inputs, outputs, name="fast_cnn")
+    return compile_model(model, one_cycle(steps_per_epoch, epochs, max_learning_rate))
+
+
+def one_cycle(steps_per_epoch: int, epochs: int, max_learning_rate: float):
+    """Half an epoch of linear warm-up from a tenth of ``max_learning_rate``, then cosine decay to zero."""
     warmup = max(1, steps_per_epoch // 2)
-    schedule = keras.optimizers.schedules.CosineDecay(
+    return keras.optimizers.schedules.CosineDecay(
         max_learning_rate / 10, decay_steps=max(1, steps_per_epoch * epochs - warmup),
         warmup_target=max_learning_rate, warmup_steps=warmup,
     )
-    return compile_model(model, schedule)
+
+
+def _conv_block(x, filters: int, kernel: int, batch_norm: bool, strides: int = 1, padding: str = "valid"):
+    # With batch norm right after it, a convolution's bias is redundant.
+    x = layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=not batch_norm)(x)
+    if batch_norm:
+        x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x)
+
+
+def get_custom_cnn(
+    steps_per_epoch: int = 400,
+    epochs: int = 12,
+    width: int = 32,
+    batch_norm: bool = True,
+    strided: bool = True,
+    dropout: float = 0.4,
+    augment: bool = True,
+    one_cycle_schedule: bool = True,
+    max_learning_rate: float = 3e-3,
+    name: str = "custom_cnn",
+    input_shape: tuple[int, ...] = INPUT_SHAPE,
+) -> keras.Model:
+    """The series' custom CNN (notebook 04); every switch off gives the steps of its design.
+
+    Two stages of two 3x3 convolutions (``width`` then ``2 * width`` filters) each followed by
+    a downsampling step (a strided 5x5 convolution, or 2x2 max pooling with ``strided=False``),
+    then Dense 128 and the softmax. Options: batch normalization, dropout after each stage and
+    the dense layer, random shifts/rotations/zoom of the training images (inside the model,
+    so they are off at inference), and a one-cycle learning rate (``one_cycle_schedule``) or Adam's
+    constant 1e-3.
+    """
+    inputs = keras.Input(shape=input_shape)
+    x = inputs
+    if augment:
+        # Small changes that keep a digit the same digit: +-10 degrees, +-10% zoom and shift.
+        x = layers.RandomRotation(10 / 360, fill_mode="constant")(x)
+        x = layers.RandomZoom(0.1, fill_mode="constant")(x)
+        x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant")(x)
+    for filters in (width, 2 * width):
+        x = _conv_block(x, filters, 3, batch_norm)
+        x = _conv_block(x, filters, 3, batch_norm)
+        if strided:
+            x = _conv_block(x, filters, 5, batch_norm, strides=2, padding="same")
+        else:
+            x = layers.MaxPooling2D(2)(x)
+        if dropout:
+            x = layers.Dropout(dropout)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, use_bias=not batch_norm)(x)
+    if batch_norm:
+        x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    if dropout:
+        x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax")(x)
+    model = keras.Model(inputs, outputs, name=name)
+    rate = one_cycle(steps_per_epoch, epochs, max_learning_rate) if one_cycle_schedule else 1e-3
+    return compile_model(model, rate)
 
 
 def get_weight_num(model: keras.Model) -> int:

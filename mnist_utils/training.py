@@ -14,9 +14,10 @@ from . import config
 class TaskTime:
     """Context manager that times a block: ``with TaskTime("training") as t: ...; t.elapsed_time()``."""
 
-    def __init__(self, task_name: str, show_start: bool = False) -> None:
+    def __init__(self, task_name: str, show_start: bool = False, show_end: bool = True) -> None:
         self.task_name = task_name
         self.show_start = show_start
+        self.show_end = show_end
         self.start_time = time.perf_counter()
         self.end_time: float | None = None
 
@@ -33,7 +34,8 @@ class TaskTime:
 
     def __exit__(self, *exc_info) -> None:
         self.end_time = time.perf_counter()
-        print(f"finish {self.task_name} [elapsed time: {self.elapsed_time():.1f} s]")
+        if self.show_end:
+            print(f"finish {self.task_name} [elapsed time: {self.elapsed_time():.1f} s]")
 
 
 def display_path(path: Path) -> str:
@@ -84,30 +86,32 @@ def train(
     verbose: bool = True,
     reduce_lr: bool = True,
     early_stopping: bool = True,
+    checkpoint: bool = True,
 ) -> keras.callbacks.History:
     """Fit ``model`` with the post's recipe and keep its best weights.
 
     Callbacks: ModelCheckpoint on best ``val_accuracy`` (weights only), ReduceLROnPlateau on
     ``val_loss`` (factor 0.5, patience 4, min 1e-4; off with ``reduce_lr=False``, e.g. for a
     model whose optimizer follows a learning-rate schedule), EarlyStopping on ``val_accuracy``
-    (patience 6; off with ``early_stopping=False``), plus any extra ``callbacks``. The returned
-    History carries ``train_time`` (seconds), ``best_epoch`` and ``checkpoint_path``.
+    (patience 6; off with ``early_stopping=False``), plus any extra ``callbacks``. With
+    ``checkpoint=False`` nothing is saved (quick experiments). The returned History carries
+    ``train_time`` (seconds), ``best_epoch`` and ``checkpoint_path`` (None if nothing was saved).
     """
     epochs = config.smoke_epochs(epochs)
-    path = checkpoint_path(model.name, dataset)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    recipe: list[keras.callbacks.Callback] = [
-        keras.callbacks.ModelCheckpoint(
+    path = checkpoint_path(model.name, dataset) if checkpoint else None
+    recipe: list[keras.callbacks.Callback] = []
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        recipe.append(keras.callbacks.ModelCheckpoint(
             filepath=str(path), monitor="val_accuracy", save_best_only=True, save_weights_only=True
-        )
-    ]
+        ))
     if reduce_lr:
         recipe.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=4, min_lr=1e-4))
     if early_stopping:
         recipe.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=6))
     if verbose:
         recipe.append(EpochLogger(epochs))
-    with TaskTime(f"training {model.name}", show_start=verbose) as timer:
+    with TaskTime(f"training {model.name}", show_start=verbose, show_end=verbose) as timer:
         history = model.fit(
             train_dataset,
             validation_data=val_dataset,
@@ -121,8 +125,8 @@ def train(
     history.best_epoch = int(max(range(len(val_acc)), key=val_acc.__getitem__)) + 1
     history.checkpoint_path = path
     if verbose:
-        print(f"best val_accuracy {max(val_acc):.4f} at epoch {history.best_epoch}, "
-              f"weights in {display_path(path)}")
+        saved = f", weights in {display_path(path)}" if path is not None else ""
+        print(f"best val_accuracy {max(val_acc):.4f} at epoch {history.best_epoch}{saved}")
     return history
 
 

@@ -46,3 +46,23 @@ def test_fast_cnn_weights_and_one_cycle_schedule():
     assert float(schedule(0)) == pytest.approx(5e-4)
     assert float(schedule(50)) == pytest.approx(5e-3)  # peak after half an epoch of warm-up
     assert float(schedule(500)) == pytest.approx(0.0, abs=1e-7)  # decayed to zero at the end
+
+
+def test_custom_cnn_weights_switches_and_inference():
+    from mnist_utils import get_custom_cnn
+
+    model = get_custom_cnn(steps_per_epoch=10, epochs=2)
+    # 28 -3x3-> 26 -3x3-> 24 -5x5/2-> 12 -3x3-> 10 -3x3-> 8 -5x5/2-> 4: 4*4*64 features.
+    convs = 3 * 3 * 1 * 32 + 3 * 3 * 32 * 32 + 5 * 5 * 32 * 32 + 3 * 3 * 32 * 64 + 3 * 3 * 64 * 64 + 5 * 5 * 64 * 64
+    batch_norm = 2 * (3 * 32 + 3 * 64 + 128)
+    assert get_weight_num(model) == convs + batch_norm + 4 * 4 * 64 * 128 + dense(128, 10)
+
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert {"RandomRotation", "RandomZoom", "RandomTranslation", "Dropout", "BatchNormalization"} <= set(kinds)
+    images = np.random.default_rng(0).random((4, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(images, verbose=0), model.predict(images, verbose=0))  # no augmentation at inference
+
+    plain = get_custom_cnn(batch_norm=False, strided=False, dropout=0.0, augment=False, one_cycle_schedule=False)
+    plain_kinds = {type(layer).__name__ for layer in plain.layers}
+    assert "MaxPooling2D" in plain_kinds and not plain_kinds & {"BatchNormalization", "Dropout", "RandomZoom"}
+    assert float(plain.optimizer.learning_rate) == pytest.approx(1e-3)
