@@ -42,8 +42,8 @@ from .evaluation import (  # noqa: E402
 )
 from .gpu import GpuConfigError, limit_gpu_memory, use_cpu_threads  # noqa: E402
 from .models import (  # noqa: E402
-    FAST_BATCH_SIZE, FAST_EPOCHS, get_custom_cnn, get_fast_cnn, get_lenet, get_mlp, get_weight_num, show_source,
-    show_summary,
+    FAST_BATCH_SIZE, FAST_EPOCHS, get_custom_cnn, get_fast_cnn, get_lenet, get_mlp, get_weight_num,
+    show_source, show_summary,
 )
 from .plots import (  # noqa: E402
     plot_confusion_matrix, plot_history, plot_predicted_sample, save_fig, show_images,
@@ -51,10 +51,11 @@ from .plots import (  # noqa: E402
 from .training import TaskTime, checkpoint_path, load_best_checkpoint, train  # noqa: E402
 
 __all__ = [
-    "CLASS_NAMES", "FAST_BATCH_SIZE", "FAST_EPOCHS", "get_custom_cnn", "get_fast_cnn", "DataError", "GpuConfigError", "ResultsTable", "TaskTime", "accuracy",
-    "checkpoint_path", "evaluate_model", "evaluate_show", "get_lenet", "get_mlp", "get_weight_num",
-    "is_smoke", "smoke_cut", "smoke_epochs", "limit_gpu_memory", "load_best_checkpoint", "load_data", "make_dataset",
-    "make_datasets", "plot_confusion_matrix", "plot_history", "plot_predicted_sample",
-    "predict_all", "predict_probs", "save_fig", "show_images", "show_source", "show_summary", "split_train_val", "to_float",
-    "train", "use_cpu_threads",
+    "accuracy", "checkpoint_path", "CLASS_NAMES", "DataError", "evaluate_model", "evaluate_show",
+    "FAST_BATCH_SIZE", "FAST_EPOCHS", "get_custom_cnn", "get_fast_cnn", "get_lenet", "get_mlp",
+    "get_weight_num", "GpuConfigError", "is_smoke", "limit_gpu_memory", "load_best_checkpoint",
+    "load_data", "make_dataset", "make_datasets", "plot_confusion_matrix", "plot_history",
+    "plot_predicted_sample", "predict_all", "predict_probs", "ResultsTable", "save_fig",
+    "show_images", "show_source", "show_summary", "smoke_cut", "smoke_epochs", "split_train_val",
+    "TaskTime", "to_float", "train", "use_cpu_threads",
 ]
