@@ -38,12 +38,12 @@ from .data import (  # noqa: E402
     CLASS_NAMES, DataError, load_data, make_dataset, make_datasets, split_train_val, to_float,
 )
 from .evaluation import (  # noqa: E402
-    ResultsTable, accuracy, evaluate_model, evaluate_show, predict_all, predict_probs,
+    ResultsTable, accuracy, evaluate_model, evaluate_show, hardware, predict_all, predict_probs,
 )
 from .gpu import GpuConfigError, limit_gpu_memory, use_cpu_threads  # noqa: E402
 from .models import (  # noqa: E402
-    FAST_BATCH_SIZE, FAST_EPOCHS, get_custom_cnn, get_fast_cnn, get_lenet, get_mlp, get_weight_num,
-    show_source, show_summary,
+    FAST_BATCH_SIZE, FAST_EPOCHS, augmentation_layers, get_custom_cnn, get_fast_cnn, get_lenet, get_mlp,
+    get_weight_num, show_source, show_summary,
 )
 from .plots import (  # noqa: E402
     plot_confusion_matrix, plot_history, plot_predicted_sample, save_fig, show_images,
@@ -51,10 +51,10 @@ from .plots import (  # noqa: E402
 from .training import TaskTime, checkpoint_path, load_best_checkpoint, train  # noqa: E402
 
 __all__ = [
-    "accuracy", "checkpoint_path", "CLASS_NAMES", "DataError", "evaluate_model", "evaluate_show",
-    "FAST_BATCH_SIZE", "FAST_EPOCHS", "get_custom_cnn", "get_fast_cnn", "get_lenet", "get_mlp",
-    "get_weight_num", "GpuConfigError", "is_smoke", "limit_gpu_memory", "load_best_checkpoint",
-    "load_data", "make_dataset", "make_datasets", "plot_confusion_matrix", "plot_history",
+    "accuracy", "augmentation_layers", "checkpoint_path", "CLASS_NAMES", "DataError", "evaluate_model",
+    "evaluate_show", "FAST_BATCH_SIZE", "FAST_EPOCHS", "get_custom_cnn", "get_fast_cnn", "get_lenet", "get_mlp",
+    "get_weight_num", "GpuConfigError", "hardware", "is_smoke", "limit_gpu_memory",
+    "load_best_checkpoint", "load_data", "make_dataset", "make_datasets", "plot_confusion_matrix", "plot_history",
     "plot_predicted_sample", "predict_all", "predict_probs", "ResultsTable", "save_fig",
     "show_images", "show_source", "show_summary", "smoke_cut", "smoke_epochs", "split_train_val",
     "TaskTime", "to_float", "train", "use_cpu_threads",

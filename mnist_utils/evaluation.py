@@ -19,6 +19,8 @@ COLUMNS = [
     "model", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
     "test_accuracy", "weight_number", "train_time", "epochs", "best_epoch", "hardware",
 ]
+# Counts stay whole numbers even where a row leaves them empty (an ensemble has no epochs).
+COUNT_COLUMNS = {"weight_number": "Int64", "epochs": "Int64", "best_epoch": "Int64"}
 
 
 def hardware() -> str:
@@ -41,7 +43,8 @@ class ResultsTable:
 
     def __init__(self, dataset: str = "mnist", frame: pd.DataFrame | None = None) -> None:
         self.dataset = dataset
-        self.frame = pd.DataFrame(columns=COLUMNS) if frame is None else frame.reindex(columns=COLUMNS)
+        frame = pd.DataFrame(columns=COLUMNS) if frame is None else frame.reindex(columns=COLUMNS)
+        self.frame = frame.astype(COUNT_COLUMNS)
 
     @staticmethod
     def path_for(dataset: str, root: Path | None = None) -> Path:
@@ -83,7 +86,7 @@ class ResultsTable:
         if unknown:
             raise ValueError(f"Unknown columns {sorted(unknown)}; expected some of {COLUMNS}.")
         kept = self.frame[self.frame["model"] != row["model"]]
-        new = pd.DataFrame([row]).reindex(columns=COLUMNS)
+        new = pd.DataFrame([row]).reindex(columns=COLUMNS).astype(COUNT_COLUMNS)
         self.frame = new if kept.empty else pd.concat([kept, new], ignore_index=True)
 
     def show(self) -> pd.DataFrame:

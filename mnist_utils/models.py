@@ -91,6 +91,27 @@ def one_cycle(steps_per_epoch: int, epochs: int, max_learning_rate: float):
     )
 
 
+AUGMENTATIONS = ("digits", "clothes")
+
+
+def augmentation_layers(kind: str) -> list[keras.layers.Layer]:
+    """Random changes of a training image that keep its class, for ``kind`` "digits" or "clothes"."""
+    if kind == "digits":
+        # +-10 degrees, +-10% zoom and +-10% shifts keep a digit the same digit (a mirror would not).
+        return [
+            layers.RandomRotation(10 / 360, fill_mode="constant"),
+            layers.RandomZoom(0.1, fill_mode="constant"),
+            layers.RandomTranslation(0.1, 0.1, fill_mode="constant"),
+        ]
+    if kind == "clothes":
+        # A mirrored shirt is still a shirt; a rotated shoe is not how shoes are photographed.
+        return [
+            layers.RandomFlip("horizontal"),
+            layers.RandomTranslation(0.1, 0.1, fill_mode="constant"),
+        ]
+    raise ValueError(f"Unknown augmentation {kind!r}: use one of {AUGMENTATIONS}, or None for no augmentation.")
+
+
 def _conv_block(x, filters: int, kernel: int, batch_norm: bool, strides: int = 1, padding: str = "valid"):
     # With batch norm right after it, a convolution's bias is redundant.
     x = layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=not batch_norm)(x)
@@ -106,7 +127,7 @@ def get_custom_cnn(
     batch_norm: bool = True,
     strided: bool = True,
     dropout: float = 0.4,
-    augment: bool = True,
+    augment: str | None = "digits",
     one_cycle_schedule: bool = True,
     max_learning_rate: float = 3e-3,
     name: str = "custom_cnn",
@@ -117,17 +138,14 @@ def get_custom_cnn(
     Two stages of two 3x3 convolutions (``width`` then ``2 * width`` filters) each followed by
     a downsampling step (a strided 5x5 convolution, or 2x2 max pooling with ``strided=False``),
     then Dense 128 and the softmax. Options: batch normalization, dropout after each stage and
-    the dense layer, random shifts/rotations/zoom of the training images (inside the model,
-    so they are off at inference), and a one-cycle learning rate (``one_cycle_schedule``) or Adam's
-    constant 1e-3.
+    the dense layer, random changes of the training images (``augment``: a kind of
+    ``augmentation_layers`` or None; inside the model, so they are off at inference), and a one-cycle
+    learning rate (``one_cycle_schedule``) or Adam's constant 1e-3.
     """
     inputs = keras.Input(shape=input_shape)
     x = inputs
-    if augment:
-        # Small changes that keep a digit the same digit: +-10 degrees, +-10% zoom and shift.
-        x = layers.RandomRotation(10 / 360, fill_mode="constant")(x)
-        x = layers.RandomZoom(0.1, fill_mode="constant")(x)
-        x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant")(x)
+    for layer in augmentation_layers(augment) if augment else []:
+        x = layer(x)
     for filters in (width, 2 * width):
         x = _conv_block(x, filters, 3, batch_norm)
         x = _conv_block(x, filters, 3, batch_norm)

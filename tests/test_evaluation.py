@@ -27,6 +27,16 @@ def test_table_roundtrip_replaces_rows_and_sorts(isolated_outputs):
     assert loaded.loc["mlp", "test_accuracy"] == pytest.approx(0.98)
 
 
+def test_counts_stay_whole_numbers_next_to_a_row_without_them(isolated_outputs):
+    table = ResultsTable("mnist")
+    table.add(row("lenet", 0.99, epochs=20, best_epoch=19, weight_number=61706))
+    table.add(row("ensemble", 0.995))  # no epochs: the column must not turn into 20.0
+    lines = table.save().read_text().splitlines()
+    lenet = dict(zip(lines[0].split(","), lines[1].split(",")))
+    assert (lenet["epochs"], lenet["best_epoch"], lenet["weight_number"]) == ("20", "19", "61706")
+    assert ResultsTable.load("mnist").frame["epochs"].isna().tolist() == [False, True]
+
+
 def test_unknown_column_is_refused():
     with pytest.raises(ValueError, match="Unknown columns"):
         ResultsTable().add({"model": "x", "tset_accuracy": 1.0})

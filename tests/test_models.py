@@ -62,7 +62,19 @@ def test_custom_cnn_weights_switches_and_inference():
     images = np.random.default_rng(0).random((4, 28, 28, 1)).astype(np.float32)
     np.testing.assert_allclose(model.predict(images, verbose=0), model.predict(images, verbose=0))  # no augmentation at inference
 
-    plain = get_custom_cnn(batch_norm=False, strided=False, dropout=0.0, augment=False, one_cycle_schedule=False)
+    plain = get_custom_cnn(batch_norm=False, strided=False, dropout=0.0, augment=None, one_cycle_schedule=False)
     plain_kinds = {type(layer).__name__ for layer in plain.layers}
     assert "MaxPooling2D" in plain_kinds and not plain_kinds & {"BatchNormalization", "Dropout", "RandomZoom"}
     assert float(plain.optimizer.learning_rate) == pytest.approx(1e-3)
+
+
+def test_custom_cnn_augmentation_kinds():
+    from mnist_utils import augmentation_layers, get_custom_cnn
+
+    clothes = {type(layer).__name__ for layer in get_custom_cnn(augment="clothes").layers}
+    # Clothes are mirrored and shifted, never rotated (a shoe upside down is no photo of a shoe).
+    assert {"RandomFlip", "RandomTranslation"} <= clothes and not clothes & {"RandomRotation", "RandomZoom"}
+    digits = {type(layer).__name__ for layer in augmentation_layers("digits")}
+    assert "RandomFlip" not in digits  # a mirrored 2 or 7 is no digit
+    with pytest.raises(ValueError, match="clothes"):
+        get_custom_cnn(augment="shoes")

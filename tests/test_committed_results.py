@@ -1,0 +1,55 @@
+"""The committed weights reproduce the committed results tables (what the README and notebooks state)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mnist_utils as mu
+
+PROJECT = Path(__file__).resolve().parents[1]
+# Each committed checkpoint's model, built as the notebook that trained it built it.
+BUILDERS = {
+    "mlp": lambda: mu.get_mlp(),
+    "lenet": lambda: mu.get_lenet(),
+    "fast_cnn": lambda: mu.get_fast_cnn(steps_per_epoch=1),
+    "custom_cnn": lambda: mu.get_custom_cnn(),
+    "custom_cnn_seed43": lambda: mu.get_custom_cnn(name="custom_cnn_seed43"),
+    "custom_cnn_seed44": lambda: mu.get_custom_cnn(name="custom_cnn_seed44"),
+    "custom_cnn_fashion": lambda: mu.get_custom_cnn(augment=None, name="custom_cnn_fashion"),
+}
+
+
+def committed_table(dataset: str) -> pd.DataFrame:
+    return pd.read_csv(mu.ResultsTable.path_for(dataset, root=PROJECT)).set_index("model")
+
+
+@pytest.fixture
+def committed_checkpoints(monkeypatch):
+    """Read the project's own checkpoints (this test only reads: nothing is trained or saved)."""
+    monkeypatch.setenv("MNIST_OUTPUT_DIR", str(PROJECT))
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
+def test_committed_weights_reproduce_the_results_table(dataset, data_dir, committed_checkpoints):
+    table = committed_table(dataset)
+    _, (x_test, y_test) = mu.load_data(dataset, data_dir)
+    probs = {}
+    for name, build in BUILDERS.items():
+        if mu.checkpoint_path(name, dataset, root=PROJECT).is_file():
+            probs[name] = mu.predict_probs(mu.load_best_checkpoint(build(), dataset=dataset), x_test)
+    checked = [name for name in probs if name in table.index]
+    assert len(checked) >= 3, f"too few committed models found for {dataset}: {sorted(probs)}"
+    for name in checked:
+        # One test image is 1e-4; allow one image for ties between evaluate() and argmax.
+        assert mu.accuracy(probs[name], y_test) == pytest.approx(table.loc[name, "test_accuracy"], abs=1.5e-4), name
+
+    ensembles = [row for row in table.index if row.startswith("ensemble of")]
+    for row in ensembles:  # notebook 04: the average of the seeded copies' probabilities
+        members = [name for name in probs if name.startswith("custom_cnn") and name != "custom_cnn_fashion"]
+        assert f"ensemble of {len(members)} " in row
+        ensemble = np.mean([probs[name] for name in members], axis=0)
+        assert mu.accuracy(ensemble, y_test) == pytest.approx(table.loc[row, "test_accuracy"], abs=1.5e-4)
