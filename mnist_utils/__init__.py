@@ -42,7 +42,7 @@ from .evaluation import (  # noqa: E402
 )
 from .gpu import GpuConfigError, limit_gpu_memory, use_cpu_threads  # noqa: E402
 from .models import (  # noqa: E402
-    FAST_BATCH_SIZE, FAST_EPOCHS, augmentation_layers, get_custom_cnn, get_fast_cnn, get_lenet, get_mlp,
+    AUGMENTATIONS, FAST_BATCH_SIZE, FAST_EPOCHS, augmentation_layers, get_custom_cnn, get_fast_cnn, get_lenet, get_mlp,
     get_weight_num, show_source, show_summary,
 )
 from .plots import (  # noqa: E402
@@ -51,7 +51,7 @@ from .plots import (  # noqa: E402
 from .training import TaskTime, checkpoint_path, load_best_checkpoint, train  # noqa: E402
 
 __all__ = [
-    "accuracy", "augmentation_layers", "checkpoint_path", "CLASS_NAMES", "DataError", "evaluate_model",
+    "accuracy", "AUGMENTATIONS", "augmentation_layers", "checkpoint_path", "CLASS_NAMES", "DataError", "evaluate_model",
     "evaluate_show", "FAST_BATCH_SIZE", "FAST_EPOCHS", "get_custom_cnn", "get_fast_cnn", "get_lenet", "get_mlp",
     "get_weight_num", "GpuConfigError", "hardware", "is_smoke", "limit_gpu_memory",
     "load_best_checkpoint", "load_data", "make_dataset", "make_datasets", "plot_confusion_matrix", "plot_history",

@@ -91,11 +91,11 @@ def one_cycle(steps_per_epoch: int, epochs: int, max_learning_rate: float):
     )
 
 
-AUGMENTATIONS = ("digits", "clothes")
+AUGMENTATIONS = ("digits", "flips", "shifts")
 
 
 def augmentation_layers(kind: str) -> list[keras.layers.Layer]:
-    """Random changes of a training image that keep its class, for ``kind`` "digits" or "clothes"."""
+    """Random changes of a training image that keep its class, for ``kind`` in ``AUGMENTATIONS``."""
     if kind == "digits":
         # +-10 degrees, +-10% zoom and +-10% shifts keep a digit the same digit (a mirror would not).
         return [
@@ -103,12 +103,11 @@ def augmentation_layers(kind: str) -> list[keras.layers.Layer]:
             layers.RandomZoom(0.1, fill_mode="constant"),
             layers.RandomTranslation(0.1, 0.1, fill_mode="constant"),
         ]
-    if kind == "clothes":
+    if kind == "flips":
         # A mirrored shirt is still a shirt; a rotated shoe is not how shoes are photographed.
-        return [
-            layers.RandomFlip("horizontal"),
-            layers.RandomTranslation(0.1, 0.1, fill_mode="constant"),
-        ]
+        return [layers.RandomFlip("horizontal")]
+    if kind == "shifts":
+        return [layers.RandomTranslation(0.1, 0.1, fill_mode="constant")]
     raise ValueError(f"Unknown augmentation {kind!r}: use one of {AUGMENTATIONS}, or None for no augmentation.")
 
 

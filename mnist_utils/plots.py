@@ -49,24 +49,39 @@ def show_images(
     return fig
 
 
-def plot_history(history, metrics: Sequence[str] = ("accuracy", "loss")) -> plt.Figure:
-    """Training vs validation curves per epoch, one panel per metric (takes a Keras History)."""
+def plot_history(
+    history,
+    metrics: Sequence[str] = ("accuracy", "loss"),
+    axes: Sequence[plt.Axes] | None = None,
+    title: str | None = None,
+) -> plt.Figure:
+    """Training vs validation curves per epoch, one panel per metric (takes a Keras History).
+
+    Pass ``axes`` (one per metric) to draw into a figure of your own, e.g. several models side by
+    side; ``title`` replaces the panels' default titles.
+    """
     logs = history.history if hasattr(history, "history") else dict(history)
     epochs = np.arange(1, len(logs[metrics[0]]) + 1)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4.5), squeeze=False)
-    for ax, metric in zip(axes.flat, metrics):
+    own_figure = axes is None
+    if own_figure:
+        fig, grid = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4.5), squeeze=False)
+        axes = list(grid.flat)
+    elif len(axes) != len(metrics):
+        raise ValueError(f"Give one axes per metric: {len(axes)} axes for metrics {list(metrics)}.")
+    for ax, metric in zip(axes, metrics):
         ax.plot(epochs, logs[metric], "o-", label="training")
         if f"val_{metric}" in logs:
             ax.plot(epochs, logs[f"val_{metric}"], "o-", label="validation")
         best = getattr(history, "best_epoch", None)
         if best is not None:
             ax.axvline(best, color="gray", linestyle=":", label=f"best epoch ({best})")
-        ax.set(title=f"{metric.capitalize()} vs. epochs", xlabel="Epoch", ylabel=metric.capitalize())
+        ax.set(title=title or f"{metric.capitalize()} vs. epochs", xlabel="Epoch", ylabel=metric.capitalize())
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    return fig
+    if own_figure:
+        fig.tight_layout()
+    return axes[0].figure
 
 
 def plot_confusion_matrix(
@@ -125,10 +140,16 @@ def plot_predicted_sample(
             guess = int(np.argmax(probs[index]))
             colors = ["tab:green" if k == labels[index] else "tab:red" if k == guess else "steelblue"
                       for k in range(len(names))]
-            ax.bar(range(len(names)), probs[index], color=colors)
-            ax.set_ylim(0, 1)
-            ax.set_xticks(range(len(names)))
-            ax.set_xticklabels(names if class_names is None else [n[:4] for n in names], fontsize=8)
+            if class_names is None:
+                ax.bar(range(len(names)), probs[index], color=colors)
+                ax.set(ylim=(0, 1), xticks=range(len(names)))
+                ax.set_xticklabels(names, fontsize=8)
+            else:
+                # Class names are long: horizontal bars, names read once at the left of each row.
+                ax.barh(range(len(names)), probs[index], color=colors)
+                ax.set(xlim=(0, 1), yticks=range(len(names)))
+                ax.set_yticklabels(names if ax is row[1] else [], fontsize=8)
+                ax.invert_yaxis()
             ax.set_title(f"{model_name}: {_label(guess, class_names)}", fontsize=10)
     fig.tight_layout()
     return fig

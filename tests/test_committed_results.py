@@ -19,8 +19,15 @@ BUILDERS = {
     "custom_cnn": lambda: mu.get_custom_cnn(),
     "custom_cnn_seed43": lambda: mu.get_custom_cnn(name="custom_cnn_seed43"),
     "custom_cnn_seed44": lambda: mu.get_custom_cnn(name="custom_cnn_seed44"),
-    "custom_cnn_fashion": lambda: mu.get_custom_cnn(augment=None, name="custom_cnn_fashion"),
 }
+# Notebook 05's improved models: the recipe with one augmentation variant, named after it.
+BUILDERS |= {
+    f"custom_cnn_fashion_{variant}": (
+        lambda variant=variant: mu.get_custom_cnn(augment=None if variant == "none" else variant,
+                                                  name=f"custom_cnn_fashion_{variant}"))
+    for variant in ("none", *mu.AUGMENTATIONS)
+}
+MIRROR = " + mirror at prediction"
 
 
 def committed_table(dataset: str) -> pd.DataFrame:
@@ -47,9 +54,15 @@ def test_committed_weights_reproduce_the_results_table(dataset, data_dir, commit
         # One test image is 1e-4; allow one image for ties between evaluate() and argmax.
         assert mu.accuracy(probs[name], y_test) == pytest.approx(table.loc[name, "test_accuracy"], abs=1.5e-4), name
 
+    for row in [row for row in table.index if row.endswith(MIRROR)]:  # notebook 05: plain and mirrored images
+        base = row.removesuffix(MIRROR)
+        mirrored = mu.predict_probs(mu.load_best_checkpoint(BUILDERS[base](), dataset=dataset), x_test[:, :, ::-1])
+        averaged = (probs[base] + mirrored) / 2
+        assert mu.accuracy(averaged, y_test) == pytest.approx(table.loc[row, "test_accuracy"], abs=1.5e-4), row
+
     ensembles = [row for row in table.index if row.startswith("ensemble of")]
     for row in ensembles:  # notebook 04: the average of the seeded copies' probabilities
-        members = [name for name in probs if name.startswith("custom_cnn") and name != "custom_cnn_fashion"]
+        members = [name for name in probs if name.startswith("custom_cnn") and not name.startswith("custom_cnn_fashion")]
         assert f"ensemble of {len(members)} " in row
         ensemble = np.mean([probs[name] for name in members], axis=0)
         assert mu.accuracy(ensemble, y_test) == pytest.approx(table.loc[row, "test_accuracy"], abs=1.5e-4)

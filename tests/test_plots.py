@@ -46,6 +46,15 @@ def test_plot_history_panels_and_best_epoch():
     assert "best epoch (2)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
 
 
+def test_plot_history_draws_into_given_axes_one_per_metric():
+    history = {"accuracy": [0.5, 0.7], "val_accuracy": [0.6, 0.65]}
+    fig, axes = plt.subplots(1, 2)
+    assert plot_history(history, metrics=["accuracy"], axes=[axes[1]], title="lenet") is fig
+    assert axes[1].get_title() == "lenet" and len(axes[1].lines) == 2 and not axes[0].lines
+    with pytest.raises(ValueError, match="one axes per metric"):
+        plot_history(history, metrics=["accuracy", "loss"], axes=[axes[0]])
+
+
 def test_confusion_matrices_side_by_side_count_mistakes():
     labels = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 1])
     first = one_hot_probs(labels)
@@ -77,3 +86,14 @@ def test_save_fig_writes_under_images(isolated_outputs, monkeypatch):
     assert ".smoke" in save_fig("grid", "01_data", fig).parts
     with pytest.raises(ValueError, match="figure and notebook names"):
         save_fig("../escape", "01_data", fig)
+
+
+def test_predicted_sample_names_classes_once_per_row():
+    names = CLASS_NAMES["fashion_mnist"]
+    labels = np.array([0, 1, 2, 3])
+    probs = {"a": one_hot_probs([1, 1, 2, 3]), "b": one_hot_probs([0, 1, 2, 3])}
+    fig = plot_predicted_sample(probs, np.zeros((4, 28, 28)), labels, class_names=names)
+    image_ax, first, second = fig.axes
+    assert image_ax.get_title() == "#0 actual: T-shirt/top" and first.get_title() == "a: Trouser"
+    assert [t.get_text() for t in first.get_yticklabels()] == list(names)
+    assert not any(t.get_text() for t in second.get_yticklabels())
