@@ -48,3 +48,16 @@ def test_table_lists_each_measurement():
     table = module.format_table(results)
     assert "| MLP, post recipe: s/epoch (median) | 2.00 | 0.50 | 4.0x faster |" in table
     assert "| 70 s | not reached |" in table and "5.0x faster" in table
+
+
+def test_step_profile_times_every_way(tmp_path):
+    spec = importlib.util.spec_from_file_location("profile_step", BENCHMARK.parent / "profile_step.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    output = tmp_path / "profile.json"
+    results = module.main(["--steps", "4", "--output", str(output)])
+    saved = json.loads(output.read_text())
+    assert saved["steps"] == 4 and set(saved["models"]) == {"lenet", "mlp"}
+    for times in saved["models"].values():
+        assert set(times) == {"fit_ms", "step_ms", "loop_ms"} and all(value > 0 for value in times.values())
+    assert saved["models"] == results
