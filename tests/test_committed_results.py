@@ -44,10 +44,9 @@ def committed_checkpoints(monkeypatch):
 def test_committed_weights_reproduce_the_results_table(dataset, data_dir, committed_checkpoints):
     table = committed_table(dataset)
     _, (x_test, y_test) = mu.load_data(dataset, data_dir)
-    probs = {}
-    for name, build in BUILDERS.items():
-        if mu.checkpoint_path(name, dataset, root=PROJECT).is_file():
-            probs[name] = mu.predict_probs(mu.load_best_checkpoint(build(), dataset=dataset), x_test)
+    models = {name: mu.load_best_checkpoint(build(), dataset=dataset) for name, build in BUILDERS.items()
+              if mu.checkpoint_path(name, dataset, root=PROJECT).is_file()}
+    probs = {name: mu.predict_probs(model, x_test) for name, model in models.items()}
     checked = [name for name in probs if name in table.index]
     assert len(checked) >= 3, f"too few committed models found for {dataset}: {sorted(probs)}"
     for name in checked:
@@ -56,7 +55,7 @@ def test_committed_weights_reproduce_the_results_table(dataset, data_dir, commit
 
     for row in [row for row in table.index if row.endswith(MIRROR)]:  # notebook 05: plain and mirrored images
         base = row.removesuffix(MIRROR)
-        mirrored = mu.predict_probs(mu.load_best_checkpoint(BUILDERS[base](), dataset=dataset), x_test[:, :, ::-1])
+        mirrored = mu.predict_probs(models[base], x_test[:, :, ::-1])
         averaged = (probs[base] + mirrored) / 2
         assert mu.accuracy(averaged, y_test) == pytest.approx(table.loc[row, "test_accuracy"], abs=1.5e-4), row
 
