@@ -53,14 +53,22 @@ def test_committed_weights_reproduce_the_results_table(dataset, data_dir, commit
         # One test image is 1e-4; allow one image for ties between evaluate() and argmax.
         assert mu.accuracy(probs[name], y_test) == pytest.approx(table.loc[name, "test_accuracy"], abs=1.5e-4), name
 
-    for row in [row for row in table.index if row.endswith(MIRROR)]:  # notebook 05: plain and mirrored images
-        base = row.removesuffix(MIRROR)
-        mirrored = mu.predict_probs(models[base], x_test[:, :, ::-1])
-        averaged = (probs[base] + mirrored) / 2
-        assert mu.accuracy(averaged, y_test) == pytest.approx(table.loc[row, "test_accuracy"], abs=1.5e-4), row
+    def way_probs(way: str) -> np.ndarray:
+        """A model's test probabilities as notebook 05 computes them for a row: plain, or averaged
+        with those of the mirrored images."""
+        if not way.endswith(MIRROR):
+            return probs[way]
+        base = way.removesuffix(MIRROR)
+        return (probs[base] + mu.predict_probs(models[base], x_test[:, :, ::-1])) / 2
 
-    ensembles = [row for row in table.index if row.startswith("ensemble of")]
-    for row in ensembles:  # notebook 04: the average of the seeded copies' probabilities
+    for row in [row for row in table.index if row.endswith(MIRROR) and not row.startswith("ensemble")]:
+        assert mu.accuracy(way_probs(row), y_test) == pytest.approx(table.loc[row, "test_accuracy"], abs=1.5e-4), row
+
+    for row in [row for row in table.index if row.startswith("ensemble (")]:  # notebook 05: "ensemble (a; b + mirror ...)"
+        ensemble = np.mean([way_probs(way) for way in row.removeprefix("ensemble (").removesuffix(")").split("; ")], axis=0)
+        assert mu.accuracy(ensemble, y_test) == pytest.approx(table.loc[row, "test_accuracy"], abs=1.5e-4), row
+
+    for row in [row for row in table.index if row.startswith("ensemble of")]:  # notebook 04: seeded copies
         members = [name for name in probs if name.startswith("custom_cnn") and not name.startswith("custom_cnn_fashion")]
         assert f"ensemble of {len(members)} " in row
         ensemble = np.mean([probs[name] for name in members], axis=0)
