@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,7 @@ def test_committed_weights_reproduce_the_results_table(dataset, data_dir, commit
         # One test image is 1e-4; allow one image for ties between evaluate() and argmax.
         assert mu.accuracy(probs[name], y_test) == pytest.approx(table.loc[name, "test_accuracy"], abs=1.5e-4), name
 
+    @functools.cache
     def way_probs(way: str) -> np.ndarray:
         """A model's test probabilities as notebook 05 computes them for a row: plain, or averaged
         with those of the mirrored images."""
