@@ -51,6 +51,23 @@ def test_training_is_reproducible_with_a_seed(small_mnist):
     assert results[0] == pytest.approx(results[1], rel=1e-5)
 
 
+def test_steps_per_call_do_not_change_the_trained_weights(small_mnist, monkeypatch):
+    import mnist_utils.models as models
+
+    train_part, val_part, test_part = small_mnist
+    cut = lambda part: (part[0][:2000], part[1][:2000])  # noqa: E731
+    weights = []
+    for steps_per_call in (1, models.STEPS_PER_EXECUTION):
+        monkeypatch.setattr(models, "STEPS_PER_EXECUTION", steps_per_call)
+        keras.utils.set_random_seed(7)
+        datasets = make_datasets(cut(train_part), cut(val_part), cut(test_part), batch_size=32, seed=3)
+        model = get_mlp()
+        assert model.steps_per_execution == steps_per_call
+        train(model, datasets["train"], datasets["val"], epochs=2, verbose=False, checkpoint=False)
+        weights.append(model.get_weights())
+    assert all(np.array_equal(a, b) for a, b in zip(*weights))
+
+
 def test_smoke_mode_caps_epochs_and_writes_elsewhere(small_mnist, monkeypatch, isolated_outputs, capsys):
     monkeypatch.setenv("MNIST_SMOKE", "1")
     train_part, val_part, test_part = small_mnist
