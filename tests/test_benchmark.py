@@ -61,3 +61,16 @@ def test_step_profile_times_every_way(tmp_path):
     for times in saved["models"].values():
         assert set(times) == {"fit_ms", "step_ms", "loop_ms"} and all(value > 0 for value in times.values())
     assert saved["models"] == results
+
+
+def test_lenet_options_time_every_setting(tmp_path):
+    spec = importlib.util.spec_from_file_location("lenet_options", BENCHMARK.parent / "lenet_options.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    output = tmp_path / "options.json"
+    results = module.main(["--steps", "4", "--epochs", "2", "--output", str(output)])
+    saved = json.loads(output.read_text())
+    assert set(saved["settings"]) == set(module.SETTINGS) == set(results)
+    for result in saved["settings"].values():
+        assert len(result["epoch_times"]) == 2 and result["seconds_per_epoch"] > 0
+    assert saved["settings"]["series"]["relative_to_series"] == 1.0
