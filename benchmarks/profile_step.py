@@ -6,7 +6,8 @@
 Three timings of the same model and batch size, in milliseconds per training step:
   fit    the series' path: ``mu.make_dataset`` + ``model.fit`` (input pipeline, several steps per
          call, callbacks), on random images of MNIST's shape;
-  step   one compiled training step per call, on a batch already in memory (no input pipeline);
+  step   one compiled training step per call, on a batch already in memory (no input pipeline),
+         compiled with XLA where the builder asks for it (the MLP);
   loop   many compiled steps inside one call (no pipeline, no per-call dispatch): the arithmetic.
 ``fit - loop`` is what a faster pipeline or dispatch could still win; ``loop`` is the kernels' cost.
 No data files are needed.
@@ -47,7 +48,7 @@ def profile(model_name: str, steps: int) -> dict[str, float]:
     batches_x = tf.constant(mu.to_float(images).reshape((steps, BATCH_SIZE, 28, 28, 1)))
     batches_y = tf.constant(labels.reshape((steps, BATCH_SIZE)))
 
-    @tf.function
+    @tf.function(jit_compile=bool(model.jit_compile))  # as the builder compiled it (XLA for the MLP)
     def train_step(x, y):
         with tf.GradientTape() as tape:
             loss = loss_fn(y, model(x, training=True))

@@ -39,6 +39,7 @@ from .data import (  # noqa: E402
 )
 from .evaluation import (  # noqa: E402
     ResultsTable, accuracy, evaluate_model, evaluate_show, hardware, predict_all, predict_probs,
+    predict_probs_mirrored,
 )
 from .gpu import GpuConfigError, limit_gpu_memory, use_cpu_threads  # noqa: E402
 from .models import (  # noqa: E402
@@ -55,7 +56,7 @@ __all__ = [
     "evaluate_show", "FAST_BATCH_SIZE", "FAST_EPOCHS", "get_custom_cnn", "get_fast_cnn", "get_lenet", "get_mlp",
     "get_weight_num", "GpuConfigError", "hardware", "is_smoke", "limit_gpu_memory",
     "load_best_checkpoint", "load_data", "make_dataset", "make_datasets", "plot_confusion_matrix", "plot_history",
-    "plot_predicted_sample", "predict_all", "predict_probs", "ResultsTable", "save_fig",
+    "plot_predicted_sample", "predict_all", "predict_probs", "predict_probs_mirrored", "ResultsTable", "save_fig",
     "show_images", "show_source", "show_summary", "smoke_cut", "smoke_epochs", "split_train_val",
     "TaskTime", "to_float", "train", "use_cpu_threads",
 ]

@@ -150,6 +150,13 @@ def predict_probs(model: keras.Model, images: np.ndarray, batch_size: int = 2048
     return np.concatenate(outputs)
 
 
+def predict_probs_mirrored(model: keras.Model, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+    """Test-time augmentation with mirror images: the average of ``model``'s probabilities for
+    the images and for their left-right mirror images."""
+    images = np.asarray(images)
+    return (predict_probs(model, images, batch_size) + predict_probs(model, images[:, :, ::-1], batch_size)) / 2
+
+
 def predict_all(models: Iterable[keras.Model], images: np.ndarray) -> dict[str, np.ndarray]:
     """Probabilities of each model, keyed by model name: compute once, reuse in every plot."""
     return {model.name: predict_probs(model, images) for model in models}

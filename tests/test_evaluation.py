@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist_utils import ResultsTable, accuracy, evaluate_show, make_datasets, predict_all
+from mnist_utils import (
+    ResultsTable, accuracy, evaluate_show, make_datasets, predict_all, predict_probs, predict_probs_mirrored,
+)
 
 
 def row(name, test_accuracy, **extra):
@@ -83,6 +85,22 @@ def test_evaluate_show_and_predictions(isolated_outputs):
     probs = predict_all([model], x)["tiny"]
     assert probs.shape == (64, 10)
     assert accuracy(probs, y) == pytest.approx(shown.loc["tiny", "test_accuracy"], abs=1e-4)
+
+
+def test_mirrored_predictions_average_both_sides():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((28, 28, 1))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs)))
+    x = np.random.default_rng(0).integers(0, 255, size=(5, 28, 28), dtype=np.uint8)
+    mirrored = predict_probs_mirrored(model, x)
+    assert mirrored.shape == (5, 10) and np.allclose(mirrored.sum(axis=1), 1.0, atol=1e-5)
+    # Both sides count equally: asking about the mirror images gives the same answer...
+    assert np.allclose(mirrored, predict_probs_mirrored(model, x[:, :, ::-1]), atol=1e-6)
+    # ...which is not the plain answer for images that are not symmetric...
+    assert not np.allclose(mirrored, predict_probs(model, x), atol=1e-3)
+    # ...but is for symmetric ones.
+    symmetric = np.concatenate([x[:, :, :14], x[:, :, :14][:, :, ::-1]], axis=2)
+    assert np.allclose(predict_probs_mirrored(model, symmetric), predict_probs(model, symmetric), atol=1e-6)
 
 
 def test_accuracy():

@@ -100,3 +100,23 @@ def test_task_time(capsys):
     assert timer.elapsed_time() >= 0
     assert timer.elapsed_time() == timer.elapsed_time()  # frozen once the block ends
     assert "finish sleeping [elapsed time:" in capsys.readouterr().out
+
+
+def test_the_mlp_learns_the_same_with_and_without_xla(small_mnist):
+    train_part, val_part, test_part = small_mnist
+    cut = lambda part: (part[0][:2000], part[1][:2000])  # noqa: E731
+    runs = []
+    for jit_compile in (True, False):
+        keras.utils.set_random_seed(7)
+        datasets = make_datasets(cut(train_part), cut(val_part), cut(test_part), batch_size=32, seed=3)
+        model = get_mlp()
+        assert model.jit_compile  # the series' MLP is compiled with XLA
+        if not jit_compile:
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
+                          metrics=["accuracy"], jit_compile=False)
+        history = train(model, datasets["train"], datasets["val"], epochs=1, verbose=False, checkpoint=False)
+        runs.append((history.history["loss"][0], model.get_weights()))
+    (xla_loss, xla_weights), (plain_loss, plain_weights) = runs
+    # XLA orders the float arithmetic differently: the same training up to rounding, not bit for bit.
+    assert xla_loss == pytest.approx(plain_loss, rel=1e-3)
+    assert all(np.allclose(a, b, atol=1e-3) for a, b in zip(xla_weights, plain_weights))
