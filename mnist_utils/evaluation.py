@@ -89,9 +89,19 @@ class ResultsTable:
         new = pd.DataFrame([row]).reindex(columns=COLUMNS).astype(COUNT_COLUMNS)
         self.frame = new if kept.empty else pd.concat([kept, new], ignore_index=True)
 
-    def show(self) -> pd.DataFrame:
-        """The table indexed by model, best test accuracy first (for display, not for selection)."""
-        return self.frame.sort_values("test_accuracy", ascending=False).set_index("model")
+    def keep_only(self, models: Iterable[str]) -> None:
+        """Drop every row but those of ``models``: a notebook that writes the other rows again
+        starts from here, so no row of an earlier run of it stays behind."""
+        self.frame = self.frame[self.frame["model"].isin(list(models))].reset_index(drop=True)
+
+    def show(self, models: Iterable[str] | None = None) -> pd.DataFrame:
+        """The table indexed by model, best test accuracy first (for display, not for selection).
+
+        ``models``: show only the rows of these models (those the reader has met so far); the
+        table itself keeps every row.
+        """
+        frame = self.frame if models is None else self.frame[self.frame["model"].isin(list(models))]
+        return frame.sort_values("test_accuracy", ascending=False).set_index("model")
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -113,9 +123,11 @@ def evaluate_show(
     datasets: Mapping[str, object],
     results: ResultsTable,
     save: bool = True,
+    show: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """Evaluate ``model`` (load its best checkpoint first), record it in ``results``, save the
-    table, and return it for display, best test accuracy first."""
+    table, and return it for display, best test accuracy first (only the rows of the models in
+    ``show``, and ``model``'s own, if given)."""
     row = {"model": model.name, **evaluate_model(model, datasets),
            "weight_number": get_weight_num(model),
            "train_time": round(float(getattr(history, "train_time", float("nan"))), 1),
@@ -125,7 +137,7 @@ def evaluate_show(
     results.add(row)
     if save:
         results.save()
-    return results.show()
+    return results.show(None if show is None else [*show, model.name])
 
 
 def predict_probs(model: keras.Model, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:

@@ -29,6 +29,18 @@ def test_table_roundtrip_replaces_rows_and_sorts(isolated_outputs):
     assert loaded.loc["mlp", "test_accuracy"] == pytest.approx(0.98)
 
 
+def test_show_can_keep_to_the_models_met_so_far(isolated_outputs):
+    table = ResultsTable("mnist")
+    for name, acc in (("mlp", 0.97), ("lenet", 0.99), ("custom_cnn", 0.995)):
+        table.add(row(name, acc))
+    assert list(table.show(["mlp", "lenet", "not trained yet"]).index) == ["lenet", "mlp"]
+    assert len(table.show()) == 3 and len(table) == 3  # the table keeps every row
+    table.save()
+    assert len(ResultsTable.load("mnist")) == 3
+    table.keep_only(["mlp", "lenet"])  # a notebook that rewrites its own rows drops their old versions
+    assert sorted(table.frame["model"]) == ["lenet", "mlp"]
+
+
 def test_counts_stay_whole_numbers_next_to_a_row_without_them(isolated_outputs):
     table = ResultsTable("mnist")
     table.add(row("lenet", 0.99, epochs=20, best_epoch=19, weight_number=61706))
@@ -82,6 +94,8 @@ def test_evaluate_show_and_predictions(isolated_outputs):
     assert isinstance(shown, pd.DataFrame) and shown.loc["tiny", "weight_number"] == 28 * 28 * 10 + 10
     assert shown.loc["tiny", "train_time"] == 1.5 and shown.loc["tiny", "epochs"] == 1
     assert ResultsTable.path_for("mnist").is_file()
+    table.add(row("a later model", 0.999))
+    assert list(evaluate_show(model, history, datasets, table, show=[]).index) == ["tiny"]
     probs = predict_all([model], x)["tiny"]
     assert probs.shape == (64, 10)
     assert accuracy(probs, y) == pytest.approx(shown.loc["tiny", "test_accuracy"], abs=1e-4)
