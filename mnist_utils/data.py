@@ -268,18 +268,20 @@ def make_dataset(
 
 def make_datasets(
     train: tuple[np.ndarray, np.ndarray],
-    val: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray] | None,
     test: tuple[np.ndarray, np.ndarray],
     batch_size: int = 32,
     eval_batch_size: int = 1024,
     seed: int = 42,
 ) -> dict[str, object]:
     """The series' pipelines: ``train`` (shuffled every epoch, ``batch_size``), and
-    ``train_eval``, ``val``, ``test`` in order with large batches for fast evaluation."""
+    ``train_eval``, ``val``, ``test`` in order with large batches for fast evaluation
+    (no ``val`` with ``val=None``: training on every image once the choices are made)."""
     train = (to_float(train[0]), train[1])  # scaled once, shared by both training pipelines
-    return {
+    datasets = {
         "train": make_dataset(*train, batch_size=batch_size, shuffle=True, seed=seed),
         "train_eval": make_dataset(*train, batch_size=eval_batch_size),
-        "val": make_dataset(*val, batch_size=eval_batch_size),
+        "val": None if val is None else make_dataset(*val, batch_size=eval_batch_size),
         "test": make_dataset(*test, batch_size=eval_batch_size),
     }
+    return {key: dataset for key, dataset in datasets.items() if dataset is not None}

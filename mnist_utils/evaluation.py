@@ -108,9 +108,12 @@ class ResultsTable:
 
 
 def evaluate_model(model: keras.Model, datasets: Mapping[str, object]) -> dict[str, float]:
-    """Loss and accuracy of ``model`` on the ``train_eval``, ``val`` and ``test`` pipelines."""
+    """Loss and accuracy of ``model`` on those of the ``train_eval``, ``val`` and ``test``
+    pipelines that ``datasets`` has."""
     scores: dict[str, float] = {}
     for split, key in (("train", "train_eval"), ("val", "val"), ("test", "test")):
+        if key not in datasets:
+            continue
         loss, accuracy = model.evaluate(datasets[key], verbose=0)
         scores[f"{split}_loss"] = round(float(loss), 6)
         scores[f"{split}_accuracy"] = round(float(accuracy), 4)

@@ -47,7 +47,8 @@ def display_path(path: Path) -> str:
 
 
 def checkpoint_path(model_name: str, dataset: str = "mnist", root: Path | None = None) -> Path:
-    """Where ``train`` keeps the best weights: ``checkpoints/<dataset>/<model>/best.weights.h5``."""
+    """Where ``train`` keeps the best weights (the last, without validation data):
+    ``checkpoints/<dataset>/<model>/best.weights.h5``."""
     root = config.output_dir() if root is None else Path(root)
     return root / "checkpoints" / dataset / model_name / "best.weights.h5"
 
@@ -55,10 +56,10 @@ def checkpoint_path(model_name: str, dataset: str = "mnist", root: Path | None =
 class EpochLogger(keras.callbacks.Callback):
     """One clean line per epoch: time, metrics, learning rate, and a mark when validation improves."""
 
-    def __init__(self, epochs: int, monitor: str = "val_accuracy") -> None:
+    def __init__(self, epochs: int, monitor: str | None = "val_accuracy") -> None:
         super().__init__()
         self.epochs = epochs
-        self.monitor = monitor
+        self.monitor = monitor  # None: no validation, so no improvement marks
         self.best = -float("inf")
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
@@ -69,8 +70,9 @@ class EpochLogger(keras.callbacks.Callback):
         seconds = time.perf_counter() - self.epoch_start
         metrics = "  ".join(f"{key} {value:.4f}" for key, value in logs.items() if key != "learning_rate")
         lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        improved = logs.get(self.monitor, -float("inf")) > self.best
-        self.best = max(self.best, logs.get(self.monitor, -float("inf")))
+        value = logs.get(self.monitor, -float("inf")) if self.monitor else -float("inf")
+        improved = value > self.best
+        self.best = max(self.best, value)
         width = len(str(self.epochs))
         print(f"epoch {epoch + 1:>{width}}/{self.epochs}  {seconds:5.1f}s  {metrics}  lr {lr:.2g}"
               + ("  *" if improved else ""), flush=True)
@@ -96,21 +98,32 @@ def train(
     (patience 6; off with ``early_stopping=False``), plus any extra ``callbacks``. With
     ``checkpoint=False`` nothing is saved (quick experiments). The returned History carries
     ``train_time`` (seconds), ``best_epoch`` and ``checkpoint_path`` (None if nothing was saved).
+
+    With ``val_dataset=None`` (the last step, once the recipe and its epochs were chosen on
+    validation: training on every image) the weights of the last epoch are kept, and
+    ``reduce_lr`` and ``early_stopping`` must be off, having nothing to watch.
     """
+    validated = val_dataset is not None
+    if not validated and (reduce_lr or early_stopping):
+        raise ValueError(
+            "Without validation data there is nothing to watch for reduce_lr or early_stopping: "
+            "pass reduce_lr=False and early_stopping=False (a fixed schedule and epoch count chosen "
+            "on validation), or give a val_dataset."
+        )
     epochs = config.smoke_epochs(epochs)
     path = checkpoint_path(model.name, dataset) if checkpoint else None
     recipe: list[keras.callbacks.Callback] = []
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        recipe.append(keras.callbacks.ModelCheckpoint(
-            filepath=str(path), monitor="val_accuracy", save_best_only=True, save_weights_only=True
+        recipe.append(keras.callbacks.ModelCheckpoint(  # without validation: every epoch, so the last stays
+            filepath=str(path), monitor="val_accuracy", save_best_only=validated, save_weights_only=True
         ))
     if reduce_lr:
         recipe.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=4, min_lr=1e-4))
     if early_stopping:
         recipe.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=6))
     if verbose:
-        recipe.append(EpochLogger(epochs))
+        recipe.append(EpochLogger(epochs, monitor="val_accuracy" if validated else None))
     with TaskTime(f"training {model.name}", show_start=verbose, show_end=verbose) as timer:
         history = model.fit(
             train_dataset,
@@ -121,12 +134,18 @@ def train(
             verbose=0,
         )
     history.train_time = timer.elapsed_time()
-    val_acc = history.history["val_accuracy"]
-    history.best_epoch = int(max(range(len(val_acc)), key=val_acc.__getitem__)) + 1
+    if validated:
+        val_acc = history.history["val_accuracy"]
+        history.best_epoch = int(max(range(len(val_acc)), key=val_acc.__getitem__)) + 1
+    else:
+        history.best_epoch = len(history.history["loss"])
     history.checkpoint_path = path
     if verbose:
         saved = f", weights in {display_path(path)}" if path is not None else ""
-        print(f"best val_accuracy {max(val_acc):.4f} at epoch {history.best_epoch}{saved}")
+        if validated:
+            print(f"best val_accuracy {max(val_acc):.4f} at epoch {history.best_epoch}{saved}")
+        else:
+            print(f"no validation data: kept the last epoch ({history.best_epoch}){saved}")
     return history
 
 

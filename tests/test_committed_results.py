@@ -19,12 +19,14 @@ BUILDERS = {
     "fast_cnn": lambda: mu.get_fast_cnn(steps_per_epoch=1),
     "custom_cnn": lambda: mu.get_custom_cnn(),
 }
-# Notebook 04's other full-budget runs (ensemble members): the recipe with a seed or a switch.
-BUILDERS |= {name: (lambda name=name, switches=switches: mu.get_custom_cnn(name=name, **switches)) for name, switches in {
-    "custom_cnn_seed43": {}, "custom_cnn_seed44": {}, "custom_cnn_no_augmentation": {"augment": None},
-    "custom_cnn_no_dropout": {"dropout": 0.0}, "custom_cnn_no_dropout_seed43": {"dropout": 0.0},
-    "custom_cnn_no_dropout_seed44": {"dropout": 0.0},
-}.items()}
+# Notebook 04's full-budget runs (ensemble members): the recipe with a seed or a switch; and
+# notebook 06's, the same runs trained again on all training images ("_all_data").
+BUILDERS |= {name + suffix: (lambda name=name + suffix, switches=switches: mu.get_custom_cnn(name=name, **switches))
+             for name, switches in {
+                 "custom_cnn": {}, "custom_cnn_seed43": {}, "custom_cnn_seed44": {},
+                 "custom_cnn_no_augmentation": {"augment": None}, "custom_cnn_no_dropout": {"dropout": 0.0},
+                 "custom_cnn_no_dropout_seed43": {"dropout": 0.0}, "custom_cnn_no_dropout_seed44": {"dropout": 0.0},
+             }.items() for suffix in ("", "_all_data")}
 # Notebook 05's improved models: the recipe with one augmentation variant, named after it.
 BUILDERS |= {
     f"custom_cnn_fashion_{variant}": (

@@ -101,6 +101,21 @@ def test_evaluate_show_and_predictions(isolated_outputs):
     assert accuracy(probs, y) == pytest.approx(shown.loc["tiny", "test_accuracy"], abs=1e-4)
 
 
+def test_evaluate_show_without_validation_data(isolated_outputs):
+    x = np.random.default_rng(1).integers(0, 255, size=(32, 28, 28), dtype=np.uint8)
+    y = (x[:, 0, 0] > 127).astype(np.int64)
+    datasets = make_datasets((x, y), None, (x, y), batch_size=16)
+    assert sorted(datasets) == ["test", "train", "train_eval"]
+    inputs = keras.Input((28, 28, 1))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs)),
+                        name="all_data")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(datasets["train"], epochs=1, verbose=0, shuffle=False)
+    shown = evaluate_show(model, history, datasets, ResultsTable("mnist"))
+    assert pd.isna(shown.loc["all_data", "val_accuracy"])  # no validation: left empty, not made up
+    assert 0 <= shown.loc["all_data", "test_accuracy"] <= 1 and 0 <= shown.loc["all_data", "train_accuracy"] <= 1
+
+
 def test_mirrored_predictions_average_both_sides():
     keras.utils.set_random_seed(0)
     inputs = keras.Input((28, 28, 1))

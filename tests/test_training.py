@@ -39,6 +39,27 @@ def test_short_training_learns_and_checkpoints(small_mnist, isolated_outputs):
     assert val_acc == pytest.approx(best_val, abs=2e-3)  # the checkpoint holds the best epoch
 
 
+def test_training_without_validation_keeps_the_last_epoch(small_mnist, isolated_outputs, capsys):
+    train_part, val_part, test_part = small_mnist
+    datasets = make_datasets(train_part, val_part, test_part, batch_size=64)
+    keras.utils.set_random_seed(0)
+    model = get_mlp()
+    history = train(model, datasets["train"], None, epochs=2, reduce_lr=False, early_stopping=False)
+    assert history.best_epoch == 2 and "val_accuracy" not in history.history
+    assert "kept the last epoch (2)" in capsys.readouterr().out
+    restored = load_best_checkpoint(get_mlp(), "mnist")
+    np.testing.assert_allclose(predict_probs(restored, test_part[0]), predict_probs(model, test_part[0]), atol=1e-6)
+
+
+def test_training_without_validation_refuses_what_needs_it(small_mnist, isolated_outputs):
+    train_part, val_part, test_part = small_mnist
+    datasets = make_datasets(train_part, val_part, test_part, batch_size=64)
+    for switches in ({}, {"reduce_lr": False}, {"early_stopping": False}):
+        with pytest.raises(ValueError, match="reduce_lr=False and early_stopping=False"):
+            train(get_mlp(), datasets["train"], None, epochs=1, verbose=False, **switches)
+    assert not checkpoint_path("mlp", "mnist").exists()  # refused before anything was written
+
+
 def test_training_is_reproducible_with_a_seed(small_mnist):
     train_part, val_part, test_part = small_mnist
     cut = lambda part: (part[0][:1000], part[1][:1000])  # noqa: E731
