@@ -1,6 +1,6 @@
 """LeNet at batch 32 under each speed setting TensorFlow offers on a CPU, one process each.
 
-    python benchmarks/lenet_options.py                       # about 3 minutes on 2 cores; writes lenet_options.json
+    python benchmarks/lenet_options.py                       # about 6 minutes on 2 cores; writes lenet_options.json
     python benchmarks/lenet_options.py --steps 8 --epochs 2 --output /tmp/options.json   # the tests
 
 The post's LeNet at batch 32 is bound by its convolution kernels (``profile_step.py``), so the
@@ -13,6 +13,8 @@ graph). Settings:
   bfloat16      Keras' ``mixed_bfloat16`` policy (bfloat16 arithmetic, float32 weights)
   no_onednn     TensorFlow's own kernels instead of oneDNN (``TF_ENABLE_ONEDNN_OPTS=0``)
   auto_threads  TensorFlow's default thread pools instead of ``use_cpu_threads(1, 2)``
+  split_batch   the series' path with each batch run as two slices side by side (``mu.split_batch``)
+  split_bfloat16  both: ``mu.split_batch`` under the ``mixed_bfloat16`` policy
 No data files are needed.
 """
 
@@ -27,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-SETTINGS = ("series", "xla", "bfloat16", "no_onednn", "auto_threads")
+SETTINGS = ("series", "xla", "bfloat16", "no_onednn", "auto_threads", "split_batch", "split_bfloat16")
 BATCH_SIZE = 32
 
 
@@ -40,7 +42,7 @@ def measure(setting: str, steps: int, epochs: int) -> list[float]:
 
     if setting != "auto_threads":
         mu.use_cpu_threads(intra_op=1, inter_op=2)
-    if setting == "bfloat16":
+    if setting in ("bfloat16", "split_bfloat16"):
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -50,6 +52,8 @@ def measure(setting: str, steps: int, epochs: int) -> list[float]:
     if setting == "xla":
         model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"],
                       steps_per_execution=model.steps_per_execution, jit_compile=True)
+    if setting in ("split_batch", "split_bfloat16"):
+        model = mu.split_batch(model, parts=2)
     dataset = mu.make_dataset(images, labels, batch_size=BATCH_SIZE, shuffle=True, seed=0)
     times = []
     for _ in range(epochs):
@@ -75,7 +79,7 @@ def run_setting(setting: str, steps: int, epochs: int) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=1594, help="training steps per epoch (MNIST's: 1,594)")
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per setting (the first is left out)")
+    parser.add_argument("--epochs", type=int, default=5, help="epochs per setting (the first is left out)")
     parser.add_argument("--output", default=str(Path(__file__).resolve().parent / "lenet_options.json"),
                         help="where to write the figures")
     parser.add_argument("--worker", choices=SETTINGS, help=argparse.SUPPRESS)
@@ -90,7 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"LeNet at batch {BATCH_SIZE}, {args.steps} steps per epoch: seconds per epoch (median of {args.epochs - 1 or 1})")
     for setting, result in results.items():
         result["relative_to_series"] = result["seconds_per_epoch"] / base
-        print(f"{setting:<13} {result['seconds_per_epoch']:6.2f} s   {result['relative_to_series']:.2f}x the series' time")
+        print(f"{setting:<15} {result['seconds_per_epoch']:6.2f} s   {result['relative_to_series']:.2f}x the series' time")
     Path(args.output).write_text(json.dumps({"steps": args.steps, "epochs": args.epochs, "settings": results}, indent=2))
     return results
 

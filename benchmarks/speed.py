@@ -1,12 +1,13 @@
 """Training and prediction speed on this machine, side by side, in one run.
 
-    python benchmarks/speed.py                 # the full benchmark (about 12 minutes on 2 cores)
+    python benchmarks/speed.py                 # the full benchmark (about 15 minutes on 2 cores)
     python benchmarks/speed.py --quick --output /tmp/speed.json   # seconds: what the tests run
 
 (a) The post's pipeline against the series' for the MLP and LeNet at the post's recipe (batch 32,
     the post's callbacks): seconds per epoch, their ratio, test accuracy after the same number of
     epochs (each alternation of the two sides trains both with its own seed). The post's side is
-    the post's code as written, its shuffle-then-take/skip split included.
+    the post's code as written, its shuffle-then-take/skip split included. LeNet has a third
+    side: the series' path with ``mu.split_batch`` (each batch as two slices, one per core).
 (b) Seconds of training until validation accuracy first reaches 99.0%: the series' fast recipe
     against the Keras example convnet recipe (batch 128, Adam, up to 15 epochs).
 (c) Prediction throughput on the 10,000 test images: plain ``model.predict`` against
@@ -138,8 +139,10 @@ def _post_model(model_name: str):
     return model
 
 
-def post_recipe_series_pipeline(model_name: str, epochs: int, cut: int | None, seed: int = 0) -> dict:
-    """The series' code path: mnist_utils pipelines, builders and train() (the post's callbacks)."""
+def post_recipe_series_pipeline(model_name: str, epochs: int, cut: int | None, seed: int = 0,
+                                split: bool = False) -> dict:
+    """The series' code path: mnist_utils pipelines, builders and train() (the post's callbacks);
+    with ``split``, each batch runs as two slices side by side (``mu.split_batch``)."""
     import keras
 
     import mnist_utils as mu
@@ -150,6 +153,8 @@ def post_recipe_series_pipeline(model_name: str, epochs: int, cut: int | None, s
     train_part, val_part = mu.split_train_val(x_train, y_train, seed=0)
     datasets = mu.make_datasets(train_part, val_part, (x_test, y_test), batch_size=32, seed=seed)
     model = mu.get_mlp() if model_name == "mlp" else mu.get_lenet()
+    if split:
+        model = mu.split_batch(model, parts=2)
     timer = _epoch_timer()
     mu.train(model, datasets["train"], datasets["val"], epochs=epochs, dataset="benchmark",
              callbacks=[timer], verbose=False)
@@ -218,6 +223,7 @@ def prediction(kind: str, cut: int | None) -> dict:
 WORKERS = {
     "post_pipeline": post_recipe_post_pipeline,
     "series_pipeline": post_recipe_series_pipeline,
+    "series_split_pipeline": lambda *args, **kwargs: post_recipe_series_pipeline(*args, **kwargs, split=True),
 }
 
 
@@ -292,16 +298,21 @@ def drive(args: argparse.Namespace) -> dict:
                      "settings": {"epochs": args.epochs, "repeats": args.repeats, "cut": args.cut}}
     print("(a) post recipe: post pipeline vs series pipeline", flush=True)
     for model_name in ("mlp", "lenet"):
-        runs = {"post": [], "series": []}
-        for seed in range(args.repeats):  # each alternation trains both sides with its own seed
-            runs["post"].append(run_worker(f"post_pipeline:{model_name}:{seed}", args))
-            runs["series"].append(run_worker(f"series_pipeline:{model_name}:{seed}", args))
+        # LeNet also runs with each batch split across the two cores (mu.split_batch, opt-in).
+        sides = ("post", "series") + (("series_split",) if model_name == "lenet" else ())
+        runs = {side: [] for side in sides}
+        for seed in range(args.repeats):  # each alternation trains every side with its own seed
+            for side in sides:
+                runs[side].append(run_worker(f"{side}_pipeline:{model_name}:{seed}", args))
         summary = {side: {"seconds_per_epoch": statistics.median(median_epoch(r) for r in rs),
                           "test_accuracy": statistics.median(r["test_accuracy"] for r in rs),
                           "test_accuracies": [r["test_accuracy"] for r in rs],
                           "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
                           "epoch_times": [r["epoch_times"] for r in rs]} for side, rs in runs.items()}
         summary["speedup"] = summary["post"]["seconds_per_epoch"] / summary["series"]["seconds_per_epoch"]
+        if "series_split" in summary:
+            summary["split_speedup"] = (summary["post"]["seconds_per_epoch"]
+                                        / summary["series_split"]["seconds_per_epoch"])
         results[f"post_recipe_{model_name}"] = summary
     print("(b) seconds of training to 99.0% validation accuracy", flush=True)
     results["time_to_99"] = {recipe: run_worker(f"time_to_target:{recipe}", args)
@@ -333,6 +344,12 @@ def format_table(results: dict) -> str:
                     f"(median of {results['settings'].get('repeats', 1)} seeds) "
                     f"| {r['post']['test_accuracy']:.2%} | {r['series']['test_accuracy']:.2%} | |")
         rows.append(f"| ... peak memory (MB) | {r['post']['peak_rss_mb']:.0f} | {r['series']['peak_rss_mb']:.0f} | |")
+        if "series_split" in r:
+            split = r["series_split"]
+            rows.append(f"| LeNet, series + `split_batch` (each batch as 2 slices, one per core): s/epoch "
+                        f"| {r['post']['seconds_per_epoch']:.2f} | {split['seconds_per_epoch']:.2f} "
+                        f"| {r['split_speedup']:.1f}x faster |")
+            rows.append(f"| ... test accuracy | {r['post']['test_accuracy']:.2%} | {split['test_accuracy']:.2%} | |")
     t = results["time_to_99"]
 
     def seconds(run):

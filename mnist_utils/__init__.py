@@ -49,7 +49,9 @@ from .models import (  # noqa: E402
 from .plots import (  # noqa: E402
     plot_confusion_matrix, plot_history, plot_predicted_sample, save_fig, show_images,
 )
-from .training import TaskTime, checkpoint_path, load_best_checkpoint, train  # noqa: E402
+from .training import (  # noqa: E402
+    SplitBatchModel, TaskTime, checkpoint_path, load_best_checkpoint, split_batch, train,
+)
 
 __all__ = [
     "accuracy", "AUGMENTATIONS", "augmentation_layers", "checkpoint_path", "CLASS_NAMES", "DataError", "evaluate_model",
@@ -57,6 +59,6 @@ __all__ = [
     "get_weight_num", "GpuConfigError", "hardware", "is_smoke", "limit_gpu_memory",
     "load_best_checkpoint", "load_data", "make_dataset", "make_datasets", "plot_confusion_matrix", "plot_history",
     "plot_predicted_sample", "predict_all", "predict_probs", "predict_probs_mirrored", "ResultsTable", "save_fig",
-    "show_images", "show_source", "show_summary", "smoke_cut", "smoke_epochs", "split_train_val",
-    "TaskTime", "to_float", "train", "use_cpu_threads",
+    "show_images", "show_source", "show_summary", "smoke_cut", "smoke_epochs", "split_batch", "split_train_val",
+    "SplitBatchModel", "TaskTime", "to_float", "train", "use_cpu_threads",
 ]

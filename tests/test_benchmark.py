@@ -31,6 +31,9 @@ def test_quick_benchmark_measures_every_part(tmp_path, data_dir, monkeypatch):
             assert part[side]["seconds_per_epoch"] > 0 and 0 <= part[side]["test_accuracy"] <= 1
             assert len(part[side]["epoch_times"][0]) == 2 and part[side]["peak_rss_mb"] > 0
         assert part["speedup"] > 0
+    split = saved["post_recipe_lenet"]["series_split"]  # LeNet only: each batch as two slices
+    assert split["seconds_per_epoch"] > 0 and 0 <= split["test_accuracy"] <= 1
+    assert saved["post_recipe_lenet"]["split_speedup"] > 0 and "series_split" not in saved["post_recipe_mlp"]
     for recipe in ("keras_example", "fast"):
         assert saved["time_to_99"][recipe]["epochs_run"] >= 1
     assert saved["prediction"]["plain"]["images_per_second"] > 0 and saved["prediction"]["speedup"] > 0
@@ -41,13 +44,16 @@ def test_table_lists_each_measurement():
     side = {"seconds_per_epoch": 2.0, "test_accuracy": 0.98, "peak_rss_mb": 900.0}
     part = {"post": side, "series": dict(side, seconds_per_epoch=0.5), "speedup": 4.0}
     run = {"seconds_to_target": None, "test_accuracy": 0.985, "train_seconds": 40.0, "peak_rss_mb": 800.0}
-    results = {"settings": {"epochs": 5}, "post_recipe_mlp": part, "post_recipe_lenet": part,
+    lenet = dict(part, series_split=dict(side, seconds_per_epoch=1.0), split_speedup=2.0)
+    results = {"settings": {"epochs": 5}, "post_recipe_mlp": part, "post_recipe_lenet": lenet,
                "time_to_99": {"keras_example": dict(run, seconds_to_target=70.0), "fast": run},
                "prediction": {"plain": {"images_per_second": 1000.0, "peak_rss_mb": 1.0},
                               "series": {"images_per_second": 5000.0, "peak_rss_mb": 1.0}, "speedup": 5.0}}
     table = module.format_table(results)
     assert "| MLP, post recipe: s/epoch (median) | 2.00 | 0.50 | 4.0x faster |" in table
     assert "| 70 s | not reached |" in table and "5.0x faster" in table
+    assert "(each batch as 2 slices, one per core): s/epoch | 2.00 | 1.00 | 2.0x faster |" in table
+    assert table.count("split_batch") == 1  # the MLP has no split side
 
 
 def test_step_profile_times_every_way(tmp_path):

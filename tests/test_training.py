@@ -6,9 +6,11 @@ import keras
 import numpy as np
 import pytest
 
+import tensorflow as tf
+
 from mnist_utils import (
-    TaskTime, accuracy, checkpoint_path, get_mlp, load_best_checkpoint, make_datasets,
-    predict_probs, split_train_val, train,
+    SplitBatchModel, TaskTime, accuracy, checkpoint_path, get_custom_cnn, get_fast_cnn, get_lenet, get_mlp,
+    load_best_checkpoint, make_datasets, predict_probs, split_batch, split_train_val, train,
 )
 
 
@@ -141,3 +143,62 @@ def test_the_mlp_learns_the_same_with_and_without_xla(small_mnist):
     # XLA orders the float arithmetic differently: the same training up to rounding, not bit for bit.
     assert xla_loss == pytest.approx(plain_loss, rel=1e-3)
     assert all(np.allclose(a, b, atol=1e-3) for a, b in zip(xla_weights, plain_weights))
+
+
+def _loss_and_gradients(model, images, labels):
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss(x=images, y=labels, y_pred=model(images, training=True))
+    return float(loss), tape.gradient(loss, model.trainable_variables)
+
+
+@pytest.mark.parametrize("batch", [7, 1])  # 1: fewer images than slices, run whole
+def test_split_batch_gives_the_whole_batch_loss_and_gradients(batch):
+    keras.utils.set_random_seed(0)
+    lenet = get_lenet()
+    split = split_batch(lenet, parts=2)
+    images = np.random.default_rng(0).random((batch, 28, 28, 1), dtype=np.float32)
+    labels = np.arange(batch) % 10
+    split_loss, split_grads = _loss_and_gradients(split, images, labels)
+    whole_loss, whole_grads = _loss_and_gradients(lenet, images, labels)
+    assert split_loss == pytest.approx(whole_loss, rel=1e-6)
+    for a, b in zip(split_grads, whole_grads):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_split_batch_trains_the_same_model(small_mnist):
+    train_part, val_part, test_part = small_mnist
+    datasets = make_datasets(train_part, val_part, test_part, batch_size=32)
+    keras.utils.set_random_seed(0)
+    lenet = get_lenet()
+    split = split_batch(lenet, parts=2)
+    assert isinstance(split, SplitBatchModel) and split.name == "lenet" and split.parts == 2
+    assert split.optimizer is lenet.optimizer and split.steps_per_execution == lenet.steps_per_execution
+    history = train(split, datasets["train"], datasets["val"], epochs=1, verbose=False)
+    assert history.history["val_accuracy"][0] > 0.8  # one epoch on 4,800 images: far above chance (0.1)
+    # The same weights: the plain LeNet has learned too, and the checkpoint fits a plain LeNet.
+    np.testing.assert_array_equal(predict_probs(lenet, test_part[0]), predict_probs(split, test_part[0]))
+    restored = load_best_checkpoint(get_lenet(), "mnist")
+    assert accuracy(predict_probs(restored, val_part[0]), val_part[1]) == pytest.approx(
+        history.history["val_accuracy"][0], abs=2e-3)
+
+
+def test_split_batch_model_saves_and_loads(tmp_path):
+    split = split_batch(get_lenet(), parts=3)
+    images = np.random.default_rng(1).random((5, 28, 28, 1), dtype=np.float32)
+    split.save(tmp_path / "lenet.keras")
+    loaded = keras.models.load_model(tmp_path / "lenet.keras")
+    assert isinstance(loaded, SplitBatchModel) and loaded.parts == 3
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), split.predict(images, verbose=0), atol=1e-6)
+
+
+def test_split_batch_refuses_what_it_cannot_split():
+    for model in (get_fast_cnn(steps_per_epoch=10), get_custom_cnn(steps_per_epoch=10)):
+        with pytest.raises(ValueError, match="batch normalization"):
+            split_batch(model)
+    for parts in (0, 1.5):
+        with pytest.raises(ValueError, match="parts must be a whole number"):
+            split_batch(get_lenet(), parts=parts)
+    inputs = keras.Input((28, 28, 1))
+    uncompiled = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs)))
+    with pytest.raises(ValueError, match="Compile model"):
+        split_batch(uncompiled)
