@@ -5,7 +5,6 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-
 import tensorflow as tf
 
 from mnist_utils import (
@@ -151,7 +150,7 @@ def _loss_and_gradients(model, images, labels):
     return float(loss), tape.gradient(loss, model.trainable_variables)
 
 
-@pytest.mark.parametrize("batch", [7, 1])  # 1: fewer images than slices, run whole
+@pytest.mark.parametrize("batch", [7, 1])  # 1: fewer images than slices (one slice reruns the image, keeps no row)
 def test_split_batch_gives_the_whole_batch_loss_and_gradients(batch):
     keras.utils.set_random_seed(0)
     lenet = get_lenet()
