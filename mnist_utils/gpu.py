@@ -49,8 +49,9 @@ def use_cpu_threads(intra_op: int = 1, inter_op: int = 2) -> str:
 
     For the small models of the series at batch 32, one thread per operation with two
     operations at a time is faster than splitting every small matrix product across cores
-    (measured on 2 cores: MLP 1.25 -> 0.8 s per epoch, LeNet 4.5 -> 3.9 s). Larger models at
-    larger batches do better with the default (0, 0: TensorFlow decides).
+    (LeNet on 2 cores: 3.50 s per epoch, against 3.75 s with TensorFlow's default pools;
+    ``benchmarks/lenet_options.json``). Larger models at larger batches do better with the
+    default (0, 0: TensorFlow decides).
     """
     if intra_op < 0 or inter_op < 0:
         raise ValueError(f"Thread counts must be 0 (automatic) or positive, got {intra_op}, {inter_op}.")

@@ -74,7 +74,9 @@ def plot_history(
             ax.plot(epochs, logs[f"val_{metric}"], "o-", label="validation")
         best = getattr(history, "best_epoch", None)
         if best is not None:
-            ax.axvline(best, color="gray", linestyle=":", label=f"best epoch ({best})")
+            # Without validation, mu.train keeps the last epoch: nothing was chosen as "best".
+            label = f"best epoch ({best})" if f"val_{metric}" in logs else f"kept: last epoch ({best})"
+            ax.axvline(best, color="gray", linestyle=":", label=label)
         ax.set(title=title or f"{metric.capitalize()} vs. epochs", xlabel="Epoch", ylabel=metric.capitalize())
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)

@@ -46,6 +46,16 @@ def test_plot_history_panels_and_best_epoch():
     assert "best epoch (2)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
 
 
+def test_plot_history_without_validation_marks_the_kept_last_epoch():
+    class History:  # what mu.train returns with val_dataset=None
+        history = {"accuracy": [0.5, 0.7, 0.8], "loss": [1.0, 0.6, 0.4]}
+        best_epoch = 3
+
+    fig = plot_history(History())
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["training", "kept: last epoch (3)"]
+
+
 def test_plot_history_draws_into_given_axes_one_per_metric():
     history = {"accuracy": [0.5, 0.7], "val_accuracy": [0.6, 0.65]}
     fig, axes = plt.subplots(1, 2)
