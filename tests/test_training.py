@@ -184,9 +184,11 @@ def test_split_batch_trains_the_same_model(small_mnist):
 def test_split_batch_model_saves_and_loads(tmp_path):
     split = split_batch(get_lenet(), parts=3)
     images = np.random.default_rng(1).random((5, 28, 28, 1), dtype=np.float32)
+    split.fit(images, np.arange(5), batch_size=5, epochs=1, verbose=0)  # a trained model, optimizer state and all
     split.save(tmp_path / "lenet.keras")
     loaded = keras.models.load_model(tmp_path / "lenet.keras")
     assert isinstance(loaded, SplitBatchModel) and loaded.parts == 3
+    assert int(loaded.optimizer.iterations) == int(split.optimizer.iterations) == 1
     np.testing.assert_allclose(loaded.predict(images, verbose=0), split.predict(images, verbose=0), atol=1e-6)
 
 
