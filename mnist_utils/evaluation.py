@@ -152,6 +152,10 @@ def predict_probs(model: keras.Model, images: np.ndarray, batch_size: int = 2048
     import tensorflow as tf
 
     images = to_float(images)
+    expected = tuple(model.input_shape[1:])
+    if len(expected) != images.ndim - 1 or any(e not in (None, got) for e, got in zip(expected, images.shape[1:])):
+        raise ValueError(f"Model {model.name!r} takes images of shape {expected}; these have shape "
+                         f"{images.shape[1:]} (channel axis added). Pass the same kind of images it was trained on.")
     if len(images) == 0:
         return np.zeros((0,) + tuple(model.output_shape[1:]), np.float32)
     size = min(batch_size, len(images))
@@ -177,6 +181,20 @@ def predict_all(models: Iterable[keras.Model], images: np.ndarray) -> dict[str, 
     return {model.name: predict_probs(model, images) for model in models}
 
 
+def check_probabilities(probs: np.ndarray, labels: np.ndarray, model_name: str = "") -> None:
+    """Raise a ValueError that says what to pass unless ``probs`` is one row of class
+    probabilities per label."""
+    probs, labels = np.asarray(probs), np.asarray(labels)
+    whose = f" of {model_name!r}" if model_name else ""
+    if probs.ndim != 2:
+        raise ValueError(f"Expected class probabilities{whose} of shape (images, classes), got shape {probs.shape}: "
+                         "pass what predict_probs or predict_all returns.")
+    if len(probs) != len(labels):
+        raise ValueError(f"{len(probs)} rows of probabilities{whose} but {len(labels)} labels: pass the labels of "
+                         "the images they were predicted for (e.g. y_test with predict_probs(model, x_test)).")
+
+
 def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
     """Share of ``labels`` that the most probable class gets right."""
+    check_probabilities(probs, labels)
     return float(np.mean(np.argmax(probs, axis=-1) == np.asarray(labels)))

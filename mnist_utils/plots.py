@@ -13,6 +13,7 @@ import seaborn as sns
 from sklearn.metrics import confusion_matrix
 
 from . import config
+from .evaluation import check_probabilities
 
 
 def save_fig(name: str, notebook: str, fig: plt.Figure | None = None, dpi: int = 100) -> Path:
@@ -29,6 +30,13 @@ def _label(value: int, class_names: Sequence[str] | None) -> str:
     return class_names[int(value)] if class_names is not None else str(int(value))
 
 
+def _check_predictions(predictions: Mapping[str, np.ndarray], labels: np.ndarray) -> None:
+    if not predictions:
+        raise ValueError("No predictions to plot: pass {model name: probabilities}, e.g. predict_all([model], x_test).")
+    for model_name, probs in predictions.items():
+        check_probabilities(probs, labels, model_name)
+
+
 def show_images(
     images: np.ndarray,
     labels: Sequence[int],
@@ -38,6 +46,8 @@ def show_images(
     class_names: Sequence[str] | None = None,
 ) -> plt.Figure:
     """A grid of ``x_num`` rows by ``y_num`` columns of images titled with their labels."""
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels: pass one label per image.")
     count = min(x_num * y_num, len(images))
     fig, axes = plt.subplots(x_num, y_num, figsize=figsize, squeeze=False)
     for i, ax in enumerate(axes.flat):
@@ -95,6 +105,7 @@ def plot_confusion_matrix(
 
     ``predictions`` maps model name to class probabilities (see ``predict_all``).
     """
+    _check_predictions(predictions, labels)
     names = class_names if class_names is not None else [str(i) for i in range(10)]
     count = len(predictions)
     fig, axes = plt.subplots(1, count, figsize=(7.5 * count, 6), squeeze=False)
@@ -125,6 +136,10 @@ def plot_predicted_sample(
     """Sample images (those the FIRST model got wrong if ``show_error``), each with every
     model's predicted probabilities as bars. ``predictions``: model name -> probabilities."""
     labels = np.asarray(labels)
+    _check_predictions(predictions, labels)
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels: pass the images the probabilities "
+                         "were predicted for, with their labels.")
     first = next(iter(predictions.values()))
     pool = np.flatnonzero(np.argmax(first, axis=-1) != labels) if show_error else np.arange(len(labels))
     if len(pool) == 0:

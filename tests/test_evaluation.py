@@ -135,3 +135,17 @@ def test_mirrored_predictions_average_both_sides():
 def test_accuracy():
     probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
     assert accuracy(probs, [0, 1, 1]) == pytest.approx(2 / 3)
+
+
+def test_mismatched_inputs_get_a_message_that_says_what_to_pass():
+    probs = np.full((10, 10), 0.1)
+    with pytest.raises(ValueError, match="10 rows of probabilities but 9 labels"):
+        accuracy(probs, np.zeros(9, int))
+    with pytest.raises(ValueError, match=r"shape \(images, classes\), got shape \(10,\)"):
+        accuracy(np.zeros(10), np.zeros(10, int))
+    inputs = keras.Input((28, 28, 1))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs)),
+                        name="small")
+    with pytest.raises(ValueError, match=r"'small' takes images of shape \(28, 28, 1\); these have shape \(32, 32, 1\)"):
+        predict_probs(model, np.zeros((2, 32, 32), np.uint8))
+    assert predict_probs(model, np.zeros((2, 28, 28, 1), np.float32)).shape == (2, 10)  # with or without channel

@@ -107,3 +107,18 @@ def test_predicted_sample_names_classes_once_per_row():
     assert image_ax.get_title() == "#0 actual: T-shirt/top" and first.get_title() == "a: Trouser"
     assert [t.get_text() for t in first.get_yticklabels()] == list(names)
     assert not any(t.get_text() for t in second.get_yticklabels())
+
+
+def test_plots_refuse_predictions_that_do_not_match_the_labels():
+    labels = np.arange(12) % 10
+    good, short = one_hot_probs(labels), one_hot_probs(labels[:9])
+    with pytest.raises(ValueError, match="9 rows of probabilities of 'b' but 12 labels"):
+        plot_confusion_matrix({"a": good, "b": short}, labels)
+    with pytest.raises(ValueError, match="No predictions"):
+        plot_confusion_matrix({}, labels)
+    with pytest.raises(ValueError, match="9 rows of probabilities of 'b'"):
+        plot_predicted_sample({"b": short}, np.zeros((12, 28, 28)), labels)
+    with pytest.raises(ValueError, match="10 images but 12 labels"):
+        plot_predicted_sample({"a": good}, np.zeros((10, 28, 28)), labels)
+    with pytest.raises(ValueError, match="10 images but 12 labels"):
+        show_images(np.zeros((10, 28, 28)), labels)
