@@ -155,7 +155,7 @@ def predict_probs(model: keras.Model, images: np.ndarray, batch_size: int = 2048
     expected = tuple(model.input_shape[1:])
     if len(expected) != images.ndim - 1 or any(e not in (None, got) for e, got in zip(expected, images.shape[1:])):
         raise ValueError(f"Model {model.name!r} takes images of shape {expected}; these have shape "
-                         f"{images.shape[1:]} (channel axis added). Pass the same kind of images it was trained on.")
+                         f"{images.shape[1:]}. Pass the same kind of images it was trained on.")
     if len(images) == 0:
         return np.zeros((0,) + tuple(model.output_shape[1:]), np.float32)
     size = min(batch_size, len(images))

@@ -148,4 +148,4 @@ def test_mismatched_inputs_get_a_message_that_says_what_to_pass():
                         name="small")
     with pytest.raises(ValueError, match=r"'small' takes images of shape \(28, 28, 1\); these have shape \(32, 32, 1\)"):
         predict_probs(model, np.zeros((2, 32, 32), np.uint8))
-    assert predict_probs(model, np.zeros((2, 28, 28, 1), np.float32)).shape == (2, 10)  # with or without channel
+    assert predict_probs(model, np.zeros((2, 28, 28, 1), np.float32)).shape == (2, 10)  # the channel axis is optional
