@@ -14,11 +14,16 @@ from pathlib import Path
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "speed.py"
 
 
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("speed_benchmark", BENCHMARK)
+def load_script(name: str):
+    """A script of benchmarks/ as a module (they are not a package)."""
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", BENCHMARK.parent / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_benchmark():
+    return load_script("speed")
 
 
 def test_quick_benchmark_measures_every_part(tmp_path, data_dir, monkeypatch):
@@ -61,6 +66,7 @@ def test_table_lists_each_measurement():
 def test_step_profile_times_every_way(tmp_path):
     # In its own process, as a reader runs it: it sets TensorFlow's thread pools, which only works
     # before TensorFlow starts, and other tests of this session may have started it.
+    module = load_script("profile_step")
     output = tmp_path / "profile.json"
     done = subprocess.run([sys.executable, str(BENCHMARK.parent / "profile_step.py"), "--steps", "4",
                            "--output", str(output)], capture_output=True, text=True)
@@ -70,12 +76,28 @@ def test_step_profile_times_every_way(tmp_path):
     for name, times in saved["models"].items():
         assert set(times) == {"fit_ms", "step_ms", "loop_ms"} and all(value > 0 for value in times.values())
         assert f"{name:8s} {times['fit_ms']:8.2f}" in done.stdout  # the printed table shows the same figures
+    # LeNet's kernels by kind, read from the profiler's trace: every kind is reported, and the three
+    # convolution kinds and Adam's updates were found in it (all zero if the trace was misread).
+    kernels = saved["lenet_kernels_us"]
+    assert set(kernels) == {kind for kind, _ in module.KERNEL_KINDS} | {module.OPTIMIZER_KIND, module.OTHER_KIND}
+    assert all(kernels[kind] > 0 for kind in kernels if kind.startswith("convolution") or kind == module.OPTIMIZER_KIND)
+    assert f"{module.OPTIMIZER_KIND:40s} {kernels[module.OPTIMIZER_KIND]:7.0f} us" in done.stdout
+
+
+def test_kernel_kinds_follow_the_op_type_and_the_optimizer_scope():
+    module = load_script("profile_step")
+    assert module.kernel_kind("gradient_tape/lenet/conv2d_1/convolution/Conv2DBackpropInput",
+                              "_MklNativeConv2DBackpropInput") == "convolution, backward to its input"
+    assert module.kernel_kind("lenet/conv2d/Relu", "_MklNativeFusedConv2D") == "convolution, forward"
+    assert module.kernel_kind("gradient_tape/lenet/max_pooling2d/MaxPool2d/MaxPoolGrad",
+                              "_MklNativeMaxPoolGrad") == "max pooling, backward"
+    assert module.kernel_kind("while/StatefulPartitionedCall/adam_3/Sqrt_9", "Sqrt", "adam_3") == module.OPTIMIZER_KIND
+    assert module.kernel_kind("while/StatefulPartitionedCall/adam_3/Sqrt_9", "Sqrt", "adam") == module.OTHER_KIND
+    assert module.kernel_kind("lenet/dense/Relu", "_MklNativeFusedMatMul") == "dense layers (matrix products)"
 
 
 def test_lenet_options_time_every_setting(tmp_path):
-    spec = importlib.util.spec_from_file_location("lenet_options", BENCHMARK.parent / "lenet_options.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("lenet_options")
     output = tmp_path / "options.json"
     results = module.main(["--steps", "4", "--epochs", "2", "--output", str(output)])
     saved = json.loads(output.read_text())
