@@ -63,6 +63,7 @@ def run_notebook(path: Path) -> float:
 
 
 def main(argv: list[str]) -> int:
+    """Run the notebooks given (all of them, in order, if none) and report each one's time."""
     paths = [Path(arg).resolve() for arg in argv] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     mode = "smoke" if config.is_smoke() else "full"
     print(f"Running {len(paths)} notebook(s) in {mode} mode", flush=True)

@@ -77,6 +77,7 @@ def run_setting(setting: str, steps: int, epochs: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """The command line: time every setting, each in its own process, and write the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=1594, help="training steps per epoch (MNIST's: 1,594)")
     parser.add_argument("--epochs", type=int, default=5, help="epochs per setting (the first is left out)")

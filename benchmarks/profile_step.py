@@ -146,6 +146,7 @@ def kernel_breakdown(steps: int = PROFILED_STEPS) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """The command line: the three timings of both models, then LeNet's kernels; prints and returns them."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=400, help="training steps per timing")
     parser.add_argument("--output", default=None, help="also write the figures to this JSON file")

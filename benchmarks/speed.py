@@ -228,6 +228,7 @@ WORKERS = {
 
 
 def worker(args: argparse.Namespace) -> None:
+    """One measurement, in this process: runs the task ``args.worker`` names and prints its RESULT line."""
     import os
 
     os.environ.setdefault("MNIST_OUTPUT_DIR", str(Path(args.scratch)))  # benchmark checkpoints stay apart
@@ -249,6 +250,7 @@ def worker(args: argparse.Namespace) -> None:
 # --- the driver ---------------------------------------------------------------------------------
 
 def run_worker(task: str, args: argparse.Namespace) -> dict:
+    """Run one measurement in a fresh process (its own thread pools and peak memory) and return its figures."""
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", task, "--epochs", str(args.epochs),
                "--scratch", args.scratch] + (["--cut", str(args.cut)] if args.cut else [])
     print(f"  {task:<30}", end=" ", flush=True)
@@ -268,6 +270,7 @@ def median_epoch(result: dict) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """The command line: the whole benchmark (or, with --worker, one of its measurements)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny setting for the tests: seconds, not minutes")
     parser.add_argument("--epochs", type=int, default=5, help="epochs per run in part (a)")
@@ -290,6 +293,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def drive(args: argparse.Namespace) -> dict:
+    """Every measurement, each in its own process, the two sides alternating; prints the table and writes the file."""
     import os
 
     if args.quick:

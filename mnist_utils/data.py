@@ -10,6 +10,7 @@ import hashlib
 import struct
 from pathlib import Path
 import numpy as np
+import tensorflow as tf
 
 from . import config
 
@@ -248,14 +249,12 @@ def make_dataset(
     batch_size: int = 32,
     shuffle: bool = False,
     seed: int = 42,
-):
+) -> tf.data.Dataset:
     """A ``tf.data`` pipeline: normalized float32 images with a channel axis, cached,
     reshuffled every epoch if ``shuffle``, batched and prefetched.
 
     In smoke mode only the first few thousand examples are kept.
     """
-    import tensorflow as tf
-
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} examples but y has {len(y)}.")
     keep = config.smoke_cut(len(x))

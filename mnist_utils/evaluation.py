@@ -9,6 +9,7 @@ from typing import Iterable, Mapping
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 from . import config
 from .data import to_float
@@ -25,8 +26,6 @@ COUNT_COLUMNS = {"weight_number": "Int64", "epochs": "Int64", "best_epoch": "Int
 
 def hardware() -> str:
     """A short description of what trained the model, e.g. ``CPU x2`` or ``GPU: NVIDIA H200``."""
-    import tensorflow as tf
-
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
@@ -149,8 +148,6 @@ def predict_probs(model: keras.Model, images: np.ndarray, batch_size: int = 2048
     One compiled forward pass per chunk of ``batch_size`` images: several times faster than a
     default ``model.predict`` (batches of 32, each through Keras' per-batch machinery).
     """
-    import tensorflow as tf
-
     images = to_float(images)
     expected = tuple(model.input_shape[1:])
     if len(expected) != images.ndim - 1 or any(e not in (None, got) for e, got in zip(expected, images.shape[1:])):

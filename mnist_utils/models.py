@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from typing import Callable
 
 import keras
 import numpy as np
@@ -94,7 +95,9 @@ def get_fast_cnn(
     return compile_model(model, one_cycle(steps_per_epoch, epochs, max_learning_rate))
 
 
-def one_cycle(steps_per_epoch: int, epochs: int, max_learning_rate: float):
+def one_cycle(
+    steps_per_epoch: int, epochs: int, max_learning_rate: float
+) -> keras.optimizers.schedules.LearningRateSchedule:
     """Half an epoch of linear warm-up from a tenth of ``max_learning_rate``, then cosine decay to zero."""
     warmup = max(1, steps_per_epoch // 2)
     return keras.optimizers.schedules.CosineDecay(
@@ -189,6 +192,6 @@ def show_summary(model: keras.Model) -> None:
     model.summary(print_fn=lambda text, **_: print(text))
 
 
-def show_source(builder) -> None:
+def show_source(builder: Callable[..., keras.Model]) -> None:
     """Print a builder's source, so a notebook shows the layers that the package defines."""
     print(inspect.getsource(builder))

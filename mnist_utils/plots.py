@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -60,7 +61,7 @@ def show_images(
 
 
 def plot_history(
-    history,
+    history: keras.callbacks.History,
     metrics: Sequence[str] = ("accuracy", "loss"),
     axes: Sequence[plt.Axes] | None = None,
     title: str | None = None,

@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 import keras
+import tensorflow as tf
 
 from . import config
 
@@ -80,8 +81,8 @@ class EpochLogger(keras.callbacks.Callback):
 
 def train(
     model: keras.Model,
-    train_dataset,
-    val_dataset,
+    train_dataset: tf.data.Dataset,
+    val_dataset: tf.data.Dataset | None,
     epochs: int = 20,
     dataset: str = "mnist",
     callbacks: list[keras.callbacks.Callback] | None = None,
