@@ -54,6 +54,24 @@ def checkpoint_path(model_name: str, dataset: str = "mnist", root: Path | None =
     return root / "checkpoints" / dataset / model_name / "best.weights.h5"
 
 
+def _keep_only_weights(model: keras.Model, path: Path) -> None:
+    """Rewrite the checkpoint at ``path`` with the model's weights alone.
+
+    Keras 3 saves the optimizer's state beside the weights (for Adam, two more numbers per weight:
+    a file three times larger), which evaluating never reads. The same model rebuilt from its config
+    has no optimizer, so what it saves is the weights. A model that cannot be rebuilt (a subclass
+    without ``get_config``) keeps the file as Keras wrote it.
+    """
+    try:
+        bare = type(model).from_config(model.get_config())
+    except (NotImplementedError, TypeError, ValueError):
+        return
+    bare.load_weights(str(path))
+    partial = path.with_name(f"partial.{path.name}")  # replaced in one step: a crash keeps the old file
+    bare.save_weights(str(partial))
+    partial.replace(path)
+
+
 class EpochLogger(keras.callbacks.Callback):
     """One clean line per epoch: time, metrics, learning rate, and a mark when validation improves."""
 
@@ -140,6 +158,8 @@ def train(
         history.best_epoch = int(max(range(len(val_acc)), key=val_acc.__getitem__)) + 1
     else:
         history.best_epoch = len(history.history["loss"])
+    if path is not None and path.is_file():
+        _keep_only_weights(model, path)
     history.checkpoint_path = path
     if verbose:
         saved = f", weights in {display_path(path)}" if path is not None else ""
@@ -168,8 +188,9 @@ def load_best_checkpoint(model: keras.Model, dataset: str = "mnist") -> keras.Mo
                     model.load_weights(str(path))
                 except (ValueError, OSError) as exc:
                     problem = str(exc)
-            # The optimizer's state is saved too but is not needed to evaluate; Keras only warns
-            # about it. Any other skipped part means the weights do not fit this model.
+            # Keras warns that the optimizer's state is missing (or, in older checkpoints, that it
+            # was not loaded); evaluating does not need it. Any other skipped part means the
+            # weights do not fit this model.
             skipped = [str(w.message) for w in caught if "optimizer" not in str(w.message)]
             problem = problem or (skipped[0] if skipped else None)
             if problem:

@@ -38,6 +38,14 @@ def test_short_training_learns_and_checkpoints(small_mnist, isolated_outputs):
     best_val = max(history.history["val_accuracy"])
     val_acc = accuracy(predict_probs(restored, val_part[0]), val_part[1])
     assert val_acc == pytest.approx(best_val, abs=2e-3)  # the checkpoint holds the best epoch
+    assert_weights_only(path, model)
+
+
+def assert_weights_only(path, model: keras.Model) -> None:
+    """The checkpoint holds the weights and not Adam's state (two more numbers per weight)."""
+    weight_bytes = sum(np.asarray(w).nbytes for w in model.get_weights())
+    assert path.stat().st_size < 1.3 * weight_bytes, (path.stat().st_size, weight_bytes)
+    assert not list(path.parent.glob("partial.*")), "the rewrite left its partial file behind"
 
 
 def test_training_without_validation_keeps_the_last_epoch(small_mnist, isolated_outputs, capsys):
@@ -179,6 +187,7 @@ def test_split_batch_trains_the_same_model(small_mnist):
     restored = load_best_checkpoint(get_lenet(), "mnist")
     assert accuracy(predict_probs(restored, val_part[0]), val_part[1]) == pytest.approx(
         history.history["val_accuracy"][0], abs=2e-3)
+    assert_weights_only(history.checkpoint_path, lenet)
 
 
 def test_split_batch_model_saves_and_loads(tmp_path):
