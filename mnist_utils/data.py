@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import struct
 from pathlib import Path
+
 import numpy as np
 import tensorflow as tf
 
