@@ -5,7 +5,8 @@
     python run_series.py notebooks/02_mlp.ipynb   # only some notebooks
 
 Progress is printed as it happens: each notebook, each cell, and the training lines.
-In smoke mode the executed notebooks go to .smoke/notebooks/ and the committed ones stay as they are.
+In smoke mode the executed notebooks go to .smoke/notebooks/, and with MNIST_OUTPUT_DIR set to
+another folder to its notebooks/; the committed ones stay as they are.
 """
 
 from __future__ import annotations
@@ -53,11 +54,11 @@ def run_notebook(path: Path) -> float:
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
-    if config.is_smoke():
+    if config.output_dir() == ROOT:
+        target = path  # a full run of the project itself: the notebook keeps its new outputs
+    else:  # smoke mode, or outputs sent elsewhere with MNIST_OUTPUT_DIR: the notebook stays as it was
         target = config.output_dir() / "notebooks" / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
-    else:
-        target = path
     nbformat.write(notebook, target)
     return seconds
 

@@ -1,4 +1,5 @@
-"""The main job's runner: executes a notebook with progress, never touching the committed one in smoke mode."""
+"""The main job's runner: executes a notebook with progress, never touching the committed one
+in smoke mode or when the outputs go to another folder."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import importlib.util
 from pathlib import Path
 
 import nbformat
+import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def test_smoke_run_writes_outputs_apart(tmp_path, data_dir, monkeypatch, capsys, isolated_outputs):
-    monkeypatch.setenv("MNIST_SMOKE", "1")
+@pytest.mark.parametrize("smoke", [True, False])
+def test_runs_write_outputs_apart(smoke, tmp_path, data_dir, monkeypatch, capsys, isolated_outputs):
+    # isolated_outputs sets MNIST_OUTPUT_DIR: even a full run must then leave the notebook alone.
+    monkeypatch.setenv("MNIST_SMOKE", "1" if smoke else "0")
     monkeypatch.setenv("MNIST_DATA_DIR", str(data_dir))
     notebook = tmp_path / "00_tiny.ipynb"
     nb = nbformat.v4.new_notebook()
@@ -26,7 +30,8 @@ def test_smoke_run_writes_outputs_apart(tmp_path, data_dir, monkeypatch, capsys,
     assert runner.main([str(notebook)]) == 0
 
     printed = capsys.readouterr().out
-    assert "[00_tiny]   smoke True" in printed and "[00_tiny] cell 2/2 done" in printed
+    assert f"[00_tiny]   smoke {smoke}" in printed and "[00_tiny] cell 2/2 done" in printed
     assert notebook.read_bytes() == before  # the source notebook is left as it was
-    executed = nbformat.read(isolated_outputs / ".smoke" / "notebooks" / "00_tiny.ipynb", as_version=4)
+    output_root = isolated_outputs / ".smoke" if smoke else isolated_outputs
+    executed = nbformat.read(output_root / "notebooks" / "00_tiny.ipynb", as_version=4)
     assert executed.cells[1].outputs[0]["text"] == "(60000, 28, 28)\n"
