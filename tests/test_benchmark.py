@@ -63,6 +63,13 @@ def test_table_lists_each_measurement():
     assert table.count("split_batch") == 1  # the MLP has no split side
 
 
+def test_readme_shows_the_committed_benchmark_run():
+    # The README's table is the one `make benchmark` printed for the run kept in results.json.
+    table = load_benchmark().format_table(json.loads((BENCHMARK.parent / "results.json").read_text()))
+    readme = (BENCHMARK.parents[1] / "README.md").read_text()
+    assert table in readme, "README's performance table is not that of benchmarks/results.json: paste the table it printed"
+
+
 def test_step_profile_times_every_way(tmp_path):
     # In its own process, as a reader runs it: it sets TensorFlow's thread pools, which only works
     # before TensorFlow starts, and other tests of this session may have started it.

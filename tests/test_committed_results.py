@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import numpy as np
@@ -77,3 +78,17 @@ def test_committed_weights_reproduce_the_results_table(dataset, data_dir, commit
         ensemble = np.mean([way_probs(way) for way in row.removeprefix("ensemble (").removesuffix(")").split("; ")], axis=0)
         assert mu.accuracy(ensemble, y_test) == pytest.approx(table.loc[row, "test_accuracy"], abs=1.5e-4), row
     assert ensembles, f"no ensemble in the committed {dataset} table"
+
+
+def test_readme_accuracies_are_those_of_the_results_tables():
+    # The notebooks' table in the README: one row per notebook, and every accuracy it states is a
+    # test accuracy that a committed results table holds.
+    readme = (PROJECT / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if re.match(r"\| \[\d\d_", line)]
+    notebooks = sorted(path.stem for path in (PROJECT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert [re.match(r"\| \[(\w+)\]", row).group(1) for row in rows] == notebooks
+    stated = re.findall(r"\d+\.\d\d%", " ".join(row.rsplit("|", 2)[1] for row in rows))
+    recorded = {f"{100 * accuracy:.2f}%" for dataset in ("mnist", "fashion_mnist")
+                for accuracy in committed_table(dataset)["test_accuracy"]}
+    assert len(stated) >= len(notebooks), stated
+    assert not [figure for figure in stated if figure not in recorded], "stated in the README, in no results table"
