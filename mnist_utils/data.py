@@ -59,8 +59,15 @@ class DataError(RuntimeError):
     """A dataset file is missing, damaged or not what it should be."""
 
 
-def _check_name(name: str) -> str:
+def dataset_key(name: str) -> str:
+    """The series' spelling of a dataset's name ("Fashion-MNIST" -> "fashion_mnist"), which names its
+    checkpoint and results folders; a name that is not one of its datasets is returned as it is."""
     key = name.lower().replace("-", "_")
+    return key if key in DATASETS else name
+
+
+def _check_name(name: str) -> str:
+    key = dataset_key(name)
     if key not in DATASETS:
         raise ValueError(f"Unknown dataset {name!r}; choose one of {', '.join(DATASETS)}.")
     return key

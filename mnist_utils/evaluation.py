@@ -12,7 +12,7 @@ import pandas as pd
 import tensorflow as tf
 
 from . import config
-from .data import to_float
+from .data import dataset_key, to_float
 from .models import get_weight_num
 from .training import display_path
 
@@ -41,7 +41,7 @@ class ResultsTable:
     """
 
     def __init__(self, dataset: str = "mnist", frame: pd.DataFrame | None = None) -> None:
-        self.dataset = dataset
+        self.dataset = dataset_key(dataset)
         frame = pd.DataFrame(columns=COLUMNS) if frame is None else frame.reindex(columns=COLUMNS)
         self.frame = frame.astype(COUNT_COLUMNS)
 
@@ -49,7 +49,7 @@ class ResultsTable:
     def path_for(dataset: str, root: Path | None = None) -> Path:
         """The file of ``dataset``'s table under ``root`` (this run's output folder by default)."""
         root = config.output_dir() if root is None else Path(root)
-        return root / "results" / f"{dataset}.csv"
+        return root / "results" / f"{dataset_key(dataset)}.csv"
 
     @classmethod
     def load(cls, dataset: str = "mnist") -> "ResultsTable":

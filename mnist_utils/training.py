@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from . import config
+from .data import DATASETS, dataset_key
 
 
 class TaskTime:
@@ -51,7 +52,7 @@ def checkpoint_path(model_name: str, dataset: str = "mnist", root: Path | None =
     """Where ``train`` keeps the best weights (the last, without validation data):
     ``checkpoints/<dataset>/<model>/best.weights.h5``."""
     root = config.output_dir() if root is None else Path(root)
-    return root / "checkpoints" / dataset / model_name / "best.weights.h5"
+    return root / "checkpoints" / dataset_key(dataset) / model_name / "best.weights.h5"
 
 
 def _keep_only_weights(model: keras.Model, path: Path) -> None:
@@ -199,8 +200,9 @@ def load_best_checkpoint(model: keras.Model, dataset: str = "mnist") -> keras.Mo
                     f"({problem.strip()}). Build the model with the builder that trained it, or retrain it."
                 )
             return model
+    unknown = "" if dataset_key(dataset) in DATASETS else f" (the series' datasets: {', '.join(DATASETS)})"
     raise FileNotFoundError(
-        f"No checkpoint for model {model.name!r} on {dataset}: looked for "
+        f"No checkpoint for model {model.name!r} on {dataset}{unknown}: looked for "
         f"{', '.join(display_path(p) for p in candidates)}. Train it first with train(model, ...)."
     )
 

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from mnist_utils import (
-    SplitBatchModel, TaskTime, accuracy, checkpoint_path, get_custom_cnn, get_fast_cnn, get_lenet, get_mlp,
+    ResultsTable, SplitBatchModel, TaskTime, accuracy, checkpoint_path, get_custom_cnn, get_fast_cnn, get_lenet, get_mlp,
     load_best_checkpoint, make_datasets, predict_probs, split_batch, split_train_val, train,
 )
 
@@ -110,8 +110,19 @@ def test_smoke_mode_caps_epochs_and_writes_elsewhere(small_mnist, monkeypatch, i
 
 
 def test_missing_checkpoint_says_what_to_do():
-    with pytest.raises(FileNotFoundError, match="No checkpoint for model 'mlp' on mnist.*Train it first"):
+    with pytest.raises(FileNotFoundError, match="No checkpoint for model 'mlp' on mnist: .*Train it first"):
         load_best_checkpoint(get_mlp(), "mnist")
+    with pytest.raises(FileNotFoundError, match="on mnsit \\(the series' datasets: mnist, fashion_mnist\\)"):
+        load_best_checkpoint(get_mlp(), "mnsit")
+
+
+def test_dataset_names_load_data_accepts_name_the_same_files():
+    # load_data("Fashion-MNIST") works, so checkpoints and results tables take that spelling too.
+    for spelling in ("Fashion-MNIST", "fashion-mnist"):
+        assert checkpoint_path("lenet", spelling) == checkpoint_path("lenet", "fashion_mnist")
+        assert ResultsTable.path_for(spelling) == ResultsTable.path_for("fashion_mnist")
+        assert ResultsTable(spelling).dataset == "fashion_mnist"
+    assert checkpoint_path("lenet", "benchmark").parent.parent.name == "benchmark"  # other names: folders of their own
 
 
 def test_checkpoint_of_another_model_gives_a_clear_error(isolated_outputs):
