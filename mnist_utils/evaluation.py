@@ -182,10 +182,9 @@ def check_probabilities(probs: np.ndarray, labels: np.ndarray, model_name: str =
     """Raise a ValueError that says what to pass unless ``probs`` is one row of class
     probabilities per label."""
     if isinstance(probs, Mapping):  # what predict_all returns: one entry per model
-        names = list(probs)
-        raise ValueError(f"Expected one model's class probabilities, got those of {len(names)} models {names}: "
-                         f"pass one of them, e.g. probs[{names[0]!r}]." if names else
-                         "Expected one model's class probabilities, got an empty dict.")
+        example = f", e.g. probs[{next(iter(probs))!r}]" if probs else ""
+        raise ValueError(f"Expected one model's class probabilities, got a dict of {len(probs)} models "
+                         f"{list(probs)}: pass one of them{example}.")
     probs, labels = np.asarray(probs), np.asarray(labels)
     whose = f" of {model_name!r}" if model_name else ""
     if probs.ndim != 2:
