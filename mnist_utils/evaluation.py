@@ -183,8 +183,8 @@ def check_probabilities(probs: np.ndarray, labels: np.ndarray, model_name: str =
     probabilities per label."""
     if isinstance(probs, Mapping):  # what predict_all returns: one entry per model
         example = f", e.g. probs[{next(iter(probs))!r}]" if probs else ""
-        raise ValueError(f"Expected one model's class probabilities, got a dict of {len(probs)} models "
-                         f"{list(probs)}: pass one of them{example}.")
+        raise ValueError(f"Expected one model's class probabilities, got a dict of models {list(probs)}: "
+                         f"pass one of them{example}.")
     probs, labels = np.asarray(probs), np.asarray(labels)
     whose = f" of {model_name!r}" if model_name else ""
     if probs.ndim != 2:
