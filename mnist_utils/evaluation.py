@@ -189,7 +189,7 @@ def check_probabilities(probs: np.ndarray, labels: np.ndarray, model_name: str =
     whose = f" of {model_name!r}" if model_name else ""
     if probs.ndim != 2:
         raise ValueError(f"Expected class probabilities{whose} of shape (images, classes), got shape {probs.shape}: "
-                         "pass what predict_probs or predict_all returns.")
+                         "pass what predict_probs returns for one model.")
     if len(probs) != len(labels):
         raise ValueError(f"{len(probs)} rows of probabilities{whose} but {len(labels)} labels: pass the labels of "
                          "the images they were predicted for (e.g. y_test with predict_probs(model, x_test)).")
