@@ -1,8 +1,12 @@
 # The two commands of the README:
-#   make series   install everything into .venv, then run the whole series in order (full mode)
-#   make test     install if needed, then run the unit tests and every notebook in smoke mode
-# and, once installed, `make benchmark` measures training and prediction speed (benchmarks/).
-# MNIST_DATA_DIR=/path/to/data points both at a local copy of the datasets (no download).
+#   make series   install everything into .venv, then run the whole series in the reader's mode:
+#                 every committed run is loaded, not trained (minutes)
+#   make test     install if needed, then run the unit tests, every notebook in smoke mode, and the
+#                 reader's mode on the full data (nbval)
+# and, once installed:
+#   make retrain    train every run again and rewrite the committed runs, figures, tables and notebooks (hours)
+#   make benchmark  measure training and prediction speed (benchmarks/)
+# MNIST_DATA_DIR=/path/to/data points all of them at a local copy of the datasets (no download).
 
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +17,7 @@ ifdef MNIST_DATA_DIR
 export MNIST_DATA_DIR := $(abspath $(MNIST_DATA_DIR))
 endif
 
-.PHONY: install series test benchmark
+.PHONY: install series retrain test benchmark
 
 install: $(VENV)/.installed
 
@@ -26,6 +30,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 series: install
 	$(BIN)/python run_series.py
+
+# Trains and rewrites the committed runs, then runs the series once more in the reader's mode, so
+# that the committed notebooks show what a reader's run shows.
+retrain: install
+	MNIST_RETRAIN=1 $(BIN)/python run_series.py $(NOTEBOOKS)
+	$(BIN)/python run_series.py $(NOTEBOOKS)
 
 benchmark: install
 	$(BIN)/python benchmarks/speed.py

@@ -1,16 +1,19 @@
 """Run the whole series in order, top to bottom, refreshing every notebook's stored outputs.
 
-    python run_series.py                  # full mode: real training, figures, results
-    MNIST_SMOKE=1 python run_series.py    # smoke mode: minutes; outputs kept out of the notebooks
+    python run_series.py                    # reader's mode: the committed runs are loaded, minutes
+    MNIST_RETRAIN=1 python run_series.py    # retrain every run and rewrite the committed files, hours
+    MNIST_SMOKE=1 python run_series.py      # smoke mode: cut data and epochs, outputs under .smoke/
     python run_series.py notebooks/02_mlp.ipynb   # only some notebooks
 
 Progress is printed as it happens: each notebook, each cell, and the training lines.
-In smoke mode the executed notebooks go to .smoke/notebooks/, and with MNIST_OUTPUT_DIR set to
-another folder to its notebooks/; the committed ones stay as they are.
+The executed notebooks replace the series' own (in the reader's mode they show the committed
+runs, so only timings change); in smoke mode, or when MNIST_OUTPUT_DIR names another folder than
+the notebooks' series, they go to the notebooks/ folder of this mode's outputs instead.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -46,18 +49,29 @@ class ProgressClient(NotebookClient):
         return super().process_message(msg, cell, cell_index)
 
 
+def folders_seen_from(folder: Path) -> tuple[Path, Path]:
+    """The series' folder and this mode's output folder as a kernel started in ``folder`` finds them."""
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        return config.project_dir(), config.output_dir()
+    finally:
+        os.chdir(here)
+
+
 def run_notebook(path: Path) -> float:
     """Execute one notebook in a fresh kernel from its own folder; return its wall time."""
     notebook = nbformat.read(path, as_version=4)
-    client = ProgressClient(notebook, timeout=None, kernel_name="python3",
+    client = ProgressClient(notebook, timeout=None, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}}, label=path.stem)
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
-    if config.output_dir() == ROOT:
-        target = path  # a full run of the project itself: the notebook keeps its new outputs
-    else:  # smoke mode, or outputs sent elsewhere with MNIST_OUTPUT_DIR: the notebook stays as it was
-        target = config.output_dir() / "notebooks" / path.name
+    series, outputs = folders_seen_from(path.parent)
+    if not config.is_smoke() and series == path.parent.parent.resolve():
+        target = path  # the series' own notebook, run on its own folder: it keeps its new outputs
+    else:  # smoke mode, or another folder's runs: the notebook stays as it was
+        target = outputs / "notebooks" / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, target)
     return seconds
@@ -66,8 +80,7 @@ def run_notebook(path: Path) -> float:
 def main(argv: list[str]) -> int:
     """Run the notebooks given (all of them, in order, if none) and report each one's time."""
     paths = [Path(arg).resolve() for arg in argv] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    mode = "smoke" if config.is_smoke() else "full"
-    print(f"Running {len(paths)} notebook(s) in {mode} mode", flush=True)
+    print(f"Running {len(paths)} notebook(s) in the {config.mode()} mode", flush=True)
     times = {}
     for number, path in enumerate(paths, start=1):
         print(f"=== [{number}/{len(paths)}] {path.name}", flush=True)

@@ -232,6 +232,8 @@ def worker(args: argparse.Namespace) -> None:
     import os
 
     os.environ.setdefault("MNIST_OUTPUT_DIR", str(Path(args.scratch)))  # benchmark checkpoints stay apart
+    if os.environ.get("MNIST_SMOKE", "").strip().lower() not in {"1", "true", "yes", "on"}:
+        os.environ["MNIST_RETRAIN"] = "1"  # a benchmark times training: never load a saved run instead
     task, *params = args.worker.split(":")
     start = time.perf_counter()
     if task in WORKERS:

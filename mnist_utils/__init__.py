@@ -33,13 +33,13 @@ import tensorflow as _tf  # noqa: E402
 # Retracing notices and similar Python-side warnings are noise for a reader of the notebooks.
 _tf.get_logger().setLevel("ERROR")
 
-from .config import is_smoke, smoke_cut, smoke_epochs  # noqa: E402
+from .config import is_smoke, mode, smoke_cut, smoke_epochs  # noqa: E402
 from .data import (  # noqa: E402
     CLASS_NAMES, DataError, load_data, make_dataset, make_datasets, split_train_val, to_float,
 )
+from .ensembles import Ensemble, load_ensemble, save_ensemble  # noqa: E402
 from .evaluation import (  # noqa: E402
-    ResultsTable, accuracy, evaluate_model, evaluate_show, hardware, predict_all, predict_probs,
-    predict_probs_mirrored,
+    ResultsTable, accuracy, evaluate_model, evaluate_show, format_columns, predict_all, predict_probs, predict_probs_mirrored,
 )
 from .gpu import GpuConfigError, limit_gpu_memory, use_cpu_threads  # noqa: E402
 from .models import (  # noqa: E402
@@ -49,11 +49,13 @@ from .models import (  # noqa: E402
 from .plots import (  # noqa: E402
     plot_confusion_matrix, plot_history, plot_predicted_sample, save_fig, show_images,
 )
+from .runs import Run, hardware, read_run, run_folder  # noqa: E402
 from .training import (  # noqa: E402
     SplitBatchModel, TaskTime, checkpoint_path, load_best_checkpoint, split_batch, train,
 )
 
 __all__ = [
+    "Ensemble", "format_columns", "load_ensemble", "mode", "read_run", "Run", "run_folder", "save_ensemble",
     "accuracy", "AUGMENTATIONS", "augmentation_layers", "checkpoint_path", "CLASS_NAMES", "DataError", "evaluate_model",
     "evaluate_show", "FAST_BATCH_SIZE", "FAST_EPOCHS", "get_custom_cnn", "get_fast_cnn", "get_lenet", "get_mlp",
     "get_weight_num", "GpuConfigError", "hardware", "is_smoke", "limit_gpu_memory",

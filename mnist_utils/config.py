@@ -1,13 +1,20 @@
-"""Settings that differ per machine, read in one place.
+"""Settings that differ per machine or per run, read in one place.
 
 | environment variable | meaning | default |
 | --- | --- | --- |
 | ``MNIST_DATA_DIR``   | folder with local IDX copies of the datasets | none: Keras cache, then download |
-| ``MNIST_SMOKE``      | ``1`` cuts data and epochs so everything runs in seconds (tests, CI) | off |
-| ``MNIST_OUTPUT_DIR`` | where ``checkpoints/``, ``images/`` and ``results/`` live | the project root |
+| ``MNIST_RETRAIN``    | ``1``: train every run again and rewrite the committed runs, figures and results | off |
+| ``MNIST_SMOKE``      | ``1``: cut data and epochs so everything runs in seconds (tests, CI) | off |
+| ``MNIST_OUTPUT_DIR`` | the series' folder, holding the committed ``checkpoints/``, ``images/``, ``results/`` | found from the working directory |
 
-In smoke mode every output goes under ``<output dir>/.smoke/`` so that a quick
-run never writes over the checkpoints, figures or results of a full run.
+Three modes, one switch each:
+
+- **reader** (the default): a training run whose committed run exists and matches the recipe is
+  loaded instead of trained; everything this run writes (figures, tables, runs of changed
+  recipes) goes to the git-ignored ``my_runs/`` of the series' folder, so the committed files
+  are only read;
+- **retrain** (``MNIST_RETRAIN=1``): every run is trained and written over the committed one;
+- **smoke** (``MNIST_SMOKE=1``): cut data and epochs, always training, everything under ``.smoke/``.
 """
 
 from __future__ import annotations
@@ -16,8 +23,13 @@ import os
 from pathlib import Path
 
 DATA_DIR_ENV = "MNIST_DATA_DIR"
+RETRAIN_ENV = "MNIST_RETRAIN"
 SMOKE_ENV = "MNIST_SMOKE"
 OUTPUT_DIR_ENV = "MNIST_OUTPUT_DIR"
+
+READER, RETRAIN, SMOKE = "reader", "retrain", "smoke"
+# Where each mode writes, inside the series' folder (retrain writes the committed files themselves).
+WRITE_FOLDERS = {READER: "my_runs", RETRAIN: "", SMOKE: ".smoke"}
 
 # What smoke mode keeps: enough to walk every code path, small enough for seconds.
 SMOKE_MAX_EXAMPLES = 2048
@@ -26,9 +38,27 @@ SMOKE_MAX_EPOCHS = 2
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+def _flag(name: str) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if value in {"", "0", "false", "no", "off"}:
+        return False
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    raise ValueError(f"{name}={value!r} is not understood: set it to 1 (on) or 0 (off).")
+
+
+def mode() -> str:
+    """The run's mode: ``"reader"`` (default), ``"retrain"`` or ``"smoke"``."""
+    smoke, retrain = _flag(SMOKE_ENV), _flag(RETRAIN_ENV)
+    if smoke and retrain:
+        raise ValueError(f"{SMOKE_ENV} and {RETRAIN_ENV} are both on, but a smoke run never rewrites the "
+                         "committed runs: set only one of them.")
+    return SMOKE if smoke else RETRAIN if retrain else READER
+
+
 def is_smoke() -> bool:
     """True when ``MNIST_SMOKE`` asks for the quick, cut-down mode."""
-    return os.environ.get(SMOKE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+    return mode() == SMOKE
 
 
 def data_dir_from_env() -> Path | None:
@@ -37,21 +67,44 @@ def data_dir_from_env() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def is_series_folder(path: Path) -> bool:
+    """True for a folder laid out as the series: its ``notebooks/`` beside its ``checkpoints/``."""
+    return (path / "notebooks").is_dir() and (path / "checkpoints").is_dir()
+
+
+def search_places() -> list[Path]:
+    """Where ``project_dir`` looks for the series' folder, in order (for error messages too)."""
+    cwd = Path.cwd().resolve()
+    return [cwd, *cwd.parents, _PACKAGE_DIR.parent]
+
+
 def project_dir() -> Path:
-    """Root under which the real checkpoints, figures and results are kept."""
+    """The series' folder, which holds the committed checkpoints, figures and results.
+
+    ``MNIST_OUTPUT_DIR`` when set; else the nearest series folder at or above the working
+    directory (a notebook runs in ``notebooks/``, so that is the checkout it came from); else the
+    checkout of an editable install; else the working directory.
+    """
     value = os.environ.get(OUTPUT_DIR_ENV, "").strip()
     if value:
         return Path(value).expanduser().resolve()
-    # An editable install (`pip install -e .`) sits inside the project checkout.
-    if (_PACKAGE_DIR.parent / "pyproject.toml").exists():
-        return _PACKAGE_DIR.parent
-    return Path.cwd()
+    for place in search_places():
+        if is_series_folder(place):
+            return place
+    return Path.cwd().resolve()
 
 
 def output_dir() -> Path:
-    """Root that this run writes to: the project root, or its ``.smoke/`` in smoke mode."""
-    root = project_dir()
-    return root / ".smoke" if is_smoke() else root
+    """Root that this run writes to: the series' folder in retrain mode, its ``my_runs/`` for a
+    reader, its ``.smoke/`` in smoke mode."""
+    folder = WRITE_FOLDERS[mode()]
+    return project_dir() / folder if folder else project_dir()
+
+
+def read_dirs() -> list[Path]:
+    """Roots that this run reads earlier outputs from, first match wins: what it wrote itself,
+    then the committed files."""
+    return list(dict.fromkeys([output_dir(), project_dir()]))
 
 
 def smoke_cut(count: int) -> int:

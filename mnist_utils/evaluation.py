@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -14,35 +13,32 @@ import tensorflow as tf
 from . import config
 from .data import dataset_key, to_float
 from .models import get_weight_num
-from .training import display_path
+from .runs import Run, display_path, hardware
 
 COLUMNS = [
     "model", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
-    "test_accuracy", "weight_number", "train_time", "epochs", "best_epoch", "hardware",
+    "test_accuracy", "weight_number", "train_time", "epochs", "best_epoch", "hardware", "notebook",
 ]
 # Counts stay whole numbers even where a row leaves them empty (an ensemble has no epochs).
 COUNT_COLUMNS = {"weight_number": "Int64", "epochs": "Int64", "best_epoch": "Int64"}
 
 
-def hardware() -> str:
-    """A short description of what trained the model, e.g. ``CPU x2`` or ``GPU: NVIDIA H200``."""
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        details = tf.config.experimental.get_device_details(gpus[0])
-        return f"GPU: {details.get('device_name', gpus[0].name)}"
-    return f"CPU x{os.cpu_count()}"
-
-
 class ResultsTable:
-    """One row per model: losses and accuracies on train/val/test, weights, training time.
+    """One row per model: losses and accuracies on train/val/test, weights, training time, and the
+    notebook that wrote the row.
 
-    Replaces the post's global ``models`` dict. It lives in ``results/<dataset>.csv`` so a
-    later notebook can show every model trained so far without retraining.
+    Replaces the post's global ``models`` dict. It lives in ``results/<dataset>.csv`` so a later
+    notebook can show every model trained so far without retraining. A table opened for a
+    ``notebook`` drops that notebook's earlier rows (it writes them again), tags the rows it adds
+    with it, and shows only the rows of the notebooks up to it (what a reader has met so far).
     """
 
-    def __init__(self, dataset: str = "mnist", frame: pd.DataFrame | None = None) -> None:
+    def __init__(self, dataset: str = "mnist", frame: pd.DataFrame | None = None, notebook: str | None = None) -> None:
         self.dataset = dataset_key(dataset)
+        self.notebook = notebook
         frame = pd.DataFrame(columns=COLUMNS) if frame is None else frame.reindex(columns=COLUMNS)
+        if notebook is not None:
+            frame = frame[frame["notebook"] != notebook].reset_index(drop=True)
         self.frame = frame.astype(COUNT_COLUMNS)
 
     @staticmethod
@@ -52,15 +48,11 @@ class ResultsTable:
         return root / "results" / f"{dataset_key(dataset)}.csv"
 
     @classmethod
-    def load(cls, dataset: str = "mnist") -> "ResultsTable":
-        """The saved table of ``dataset``, or an empty one if none was saved yet.
-
-        In smoke mode a smoke run's table is preferred, else the committed one is read.
-        """
-        candidates = [cls.path_for(dataset)]
-        if config.is_smoke():
-            candidates.append(cls.path_for(dataset, root=config.project_dir()))
-        for path in candidates:
+    def load(cls, dataset: str = "mnist", notebook: str | None = None) -> "ResultsTable":
+        """The saved table of ``dataset`` (this mode's own first, then the committed one), or an
+        empty one if none was saved yet; see the class for ``notebook``."""
+        for root in config.read_dirs():
+            path = cls.path_for(dataset, root)
             if path.is_file():
                 try:
                     frame = pd.read_csv(path)
@@ -69,11 +61,11 @@ class ResultsTable:
                                      "delete it to start a new one.") from exc
                 if "model" not in frame.columns:
                     raise ValueError(f"{display_path(path)} has no 'model' column; delete it to start a new one.")
-                return cls(dataset, frame)
-        return cls(dataset)
+                return cls(dataset, frame, notebook)
+        return cls(dataset, notebook=notebook)
 
     def save(self) -> Path:
-        """Write the table to ``results/<dataset>.csv`` (``.smoke/results/`` in smoke mode)."""
+        """Write the table to ``results/<dataset>.csv`` of this mode's output folder."""
         path = self.path_for(self.dataset)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.frame.to_csv(path, index=False)
@@ -84,26 +76,36 @@ class ResultsTable:
         unknown = set(row) - set(COLUMNS)
         if unknown:
             raise ValueError(f"Unknown columns {sorted(unknown)}; expected some of {COLUMNS}.")
+        row = {"notebook": self.notebook, **row}
         kept = self.frame[self.frame["model"] != row["model"]]
         new = pd.DataFrame([row]).reindex(columns=COLUMNS).astype(COUNT_COLUMNS)
         self.frame = new if kept.empty else pd.concat([kept, new], ignore_index=True)
 
-    def keep_only(self, models: Iterable[str]) -> None:
-        """Drop every row but those of ``models``: a notebook that writes the other rows again
-        starts from here, so no row of an earlier run of it stays behind."""
-        self.frame = self.frame[self.frame["model"].isin(list(models))].reset_index(drop=True)
-
     def show(self, models: Iterable[str] | None = None) -> pd.DataFrame:
-        """The table indexed by model, best test accuracy first (for display, not for selection).
-
-        ``models``: show only the rows of these models (those the reader has met so far); the
-        table itself keeps every row.
-        """
-        frame = self.frame if models is None else self.frame[self.frame["model"].isin(list(models))]
+        """The table indexed by model, best test accuracy first (for display, not for selection):
+        the rows of ``models`` if given, else those of the notebooks up to this table's notebook."""
+        frame = self.frame
+        if models is not None:
+            frame = frame[frame["model"].isin(list(models))]
+        elif self.notebook is not None:
+            frame = frame[frame["notebook"].fillna("") <= self.notebook]
         return frame.sort_values("test_accuracy", ascending=False).set_index("model")
 
     def __len__(self) -> int:
         return len(self.frame)
+
+
+def format_columns(frame: pd.DataFrame, formats: Mapping[object, str], na_rep: str = "–") -> pd.DataFrame:
+    """A copy of ``frame`` with the given columns written as text by format strings, e.g.
+    ``{"val_accuracy": "{:.2%}"}``: what ``frame.style.format`` shows, as a plain table whose text and
+    HTML read the same in a notebook and on a web page."""
+    unknown = [column for column in formats if column not in frame.columns]
+    if unknown:
+        raise ValueError(f"No columns {unknown} in the table; its columns are {list(frame.columns)}.")
+    shown = frame.copy()
+    for column, text in formats.items():
+        shown[column] = [na_rep if pd.isna(value) else text.format(value) for value in frame[column]]
+    return shown
 
 
 def evaluate_model(model: keras.Model, datasets: Mapping[str, object]) -> dict[str, float]:
@@ -121,21 +123,24 @@ def evaluate_model(model: keras.Model, datasets: Mapping[str, object]) -> dict[s
 
 def evaluate_show(
     model: keras.Model,
-    history: keras.callbacks.History,
+    run: Run,
     datasets: Mapping[str, object],
     results: ResultsTable,
     save: bool = True,
     show: Iterable[str] | None = None,
 ) -> pd.DataFrame:
-    """Evaluate ``model`` (load its best checkpoint first), record it in ``results``, save the
-    table, and return it for display, best test accuracy first (only the rows of the models in
-    ``show``, and ``model``'s own, if given)."""
+    """Evaluate ``model`` (with its best weights), record it in ``results`` with what ``train``
+    returned for it (``run``), save the table, and return it for display, best test accuracy first
+    (only the rows of the models in ``show``, and ``model``'s own, if given)."""
+    if not isinstance(run, Run):
+        raise TypeError(f"evaluate_show takes the Run that train() returned for {model.name!r}, got "
+                        f"{type(run).__name__}.")
     row = {"model": model.name, **evaluate_model(model, datasets),
            "weight_number": get_weight_num(model),
-           "train_time": round(float(getattr(history, "train_time", float("nan"))), 1),
-           "epochs": len(history.history.get("loss", [])),
-           "best_epoch": getattr(history, "best_epoch", None),
-           "hardware": hardware()}
+           "train_time": round(run.train_time, 1),
+           "epochs": run.epochs,
+           "best_epoch": run.best_epoch,
+           "hardware": run.record.get("trained", {}).get("hardware", hardware())}
     results.add(row)
     if save:
         results.save()

@@ -36,7 +36,7 @@ def compile_model(
     return model
 
 
-def get_mlp(input_shape: tuple[int, ...] = INPUT_SHAPE, learning_rate: float = 1e-3) -> keras.Model:
+def get_mlp(input_shape: tuple[int, ...] = INPUT_SHAPE, learning_rate: float = 1e-3, name: str = "mlp") -> keras.Model:
     """The post's MLP: Flatten, Dense 128 relu, Dense 10 softmax (101,770 weights).
 
     Compiled with XLA: it fuses the MLP's many small operations and the optimizer's updates into
@@ -47,10 +47,10 @@ def get_mlp(input_shape: tuple[int, ...] = INPUT_SHAPE, learning_rate: float = 1
     x = layers.Flatten()(inputs)
     x = layers.Dense(128, activation="relu")(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax")(x)
-    return compile_model(keras.Model(inputs, outputs, name="mlp"), learning_rate, jit_compile=True)
+    return compile_model(keras.Model(inputs, outputs, name=name), learning_rate, jit_compile=True)
 
 
-def get_lenet(input_shape: tuple[int, ...] = INPUT_SHAPE, learning_rate: float = 1e-3) -> keras.Model:
+def get_lenet(input_shape: tuple[int, ...] = INPUT_SHAPE, learning_rate: float = 1e-3, name: str = "lenet") -> keras.Model:
     """The post's LeNet-5: two conv/pool stages, then Dense 120, 84, 10 (61,706 weights)."""
     inputs = keras.Input(shape=input_shape)
     # padding="same" keeps LeNet's shapes for 28x28 inputs (LeNet-5 was drawn for 32x32).
@@ -62,7 +62,7 @@ def get_lenet(input_shape: tuple[int, ...] = INPUT_SHAPE, learning_rate: float =
     x = layers.Dense(120, activation="relu")(x)
     x = layers.Dense(84, activation="relu")(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax")(x)
-    return compile_model(keras.Model(inputs, outputs, name="lenet"), learning_rate)
+    return compile_model(keras.Model(inputs, outputs, name=name), learning_rate)
 
 
 # The fast recipe: a quick strong baseline for a CPU (about 99.2% in well under a minute here).
@@ -75,6 +75,7 @@ def get_fast_cnn(
     epochs: int = FAST_EPOCHS,
     max_learning_rate: float = 5e-3,
     input_shape: tuple[int, ...] = INPUT_SHAPE,
+    name: str = "fast_cnn",
 ) -> keras.Model:
     """LeNet's layout with batch normalization (56,066 weights), for batches of 128 and a
     one-cycle learning rate: half an epoch of warm-up to ``max_learning_rate``, then cosine
@@ -91,7 +92,7 @@ def get_fast_cnn(
     x = layers.Flatten()(x)
     x = layers.Dense(128, activation="relu")(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax")(x)
-    model = keras.Model(inputs, outputs, name="fast_cnn")
+    model = keras.Model(inputs, outputs, name=name)
     return compile_model(model, one_cycle(steps_per_epoch, epochs, max_learning_rate))
 
 

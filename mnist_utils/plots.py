@@ -66,10 +66,11 @@ def plot_history(
     axes: Sequence[plt.Axes] | None = None,
     title: str | None = None,
 ) -> plt.Figure:
-    """Training vs validation curves per epoch, one panel per metric (takes a Keras History).
+    """Training vs validation curves per epoch, one panel per metric (takes what ``train``
+    returned, or a Keras History).
 
     Pass ``axes`` (one per metric) to draw into a figure of your own, e.g. several models side by
-    side; ``title`` replaces the panels' default titles.
+    side; ``title`` replaces the panels' default titles (which name the run when it has a name).
     """
     logs = history.history if hasattr(history, "history") else dict(history)
     epochs = np.arange(1, len(logs[metrics[0]]) + 1)
@@ -88,7 +89,9 @@ def plot_history(
             # Without validation, mu.train keeps the last epoch: nothing was chosen as "best".
             label = f"best epoch ({best})" if f"val_{metric}" in logs else f"kept: last epoch ({best})"
             ax.axvline(best, color="gray", linestyle=":", label=label)
-        ax.set(title=title or f"{metric.capitalize()} vs. epochs", xlabel="Epoch", ylabel=metric.capitalize())
+        name = getattr(history, "name", None)
+        default = f"{name}: {metric} per epoch" if name else f"{metric.capitalize()} per epoch"
+        ax.set(title=title or default, xlabel="Epoch", ylabel=metric.capitalize())
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
         ax.legend()

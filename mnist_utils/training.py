@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 import warnings
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from . import config
-from .data import DATASETS, dataset_key
+from . import config, runs
+from .data import dataset_key
+from .runs import display_path
 
 
 class TaskTime:
@@ -40,19 +43,10 @@ class TaskTime:
             print(f"finish {self.task_name} [elapsed time: {self.elapsed_time():.1f} s]")
 
 
-def display_path(path: Path) -> str:
-    """``path`` relative to the project root when it lies inside it (no machine paths in outputs)."""
-    try:
-        return str(Path(path).resolve().relative_to(config.project_dir()))
-    except ValueError:
-        return str(path)
-
-
 def checkpoint_path(model_name: str, dataset: str = "mnist", root: Path | None = None) -> Path:
-    """Where ``train`` keeps the best weights (the last, without validation data):
+    """Where ``train`` keeps a run's best weights (the last, without validation data):
     ``checkpoints/<dataset>/<model>/best.weights.h5``."""
-    root = config.output_dir() if root is None else Path(root)
-    return root / "checkpoints" / dataset_key(dataset) / model_name / "best.weights.h5"
+    return runs.run_folder(model_name, dataset, root) / runs.WEIGHTS_FILE
 
 
 def _keep_only_weights(model: keras.Model, path: Path) -> None:
@@ -73,8 +67,36 @@ def _keep_only_weights(model: keras.Model, path: Path) -> None:
     partial.replace(path)
 
 
+def epoch_line(epoch: int, epochs: int, logs: dict[str, float], improved: bool) -> str:
+    """One epoch of the log: its number, seconds, metrics, learning rate, and a mark when validation improved."""
+    metrics = "  ".join(f"{key} {value:.4f}" for key, value in logs.items()
+                        if key not in (runs.SECONDS, runs.LEARNING_RATE))
+    width = len(str(epochs))
+    return (f"epoch {epoch:>{width}}/{epochs}  {logs.get(runs.SECONDS, float('nan')):5.1f}s  {metrics}  "
+            f"lr {logs.get(runs.LEARNING_RATE, float('nan')):.2g}" + ("  *" if improved else ""))
+
+
+def improvements(history: dict[str, list[float]], monitor: str | None = "val_accuracy") -> list[bool]:
+    """For each epoch, whether ``monitor`` beat every earlier epoch (all False without it)."""
+    values = history.get(monitor, []) if monitor else []
+    return [value > max(values[:i], default=-float("inf")) for i, value in enumerate(values)] or \
+        [False] * len(history.get("loss", []))
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Adds each epoch's seconds and learning rate to its logs, so that the History and the CSV log keep them."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None:
+            logs[runs.SECONDS] = round(time.perf_counter() - self.epoch_start, 2)
+            logs[runs.LEARNING_RATE] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
 class EpochLogger(keras.callbacks.Callback):
-    """One clean line per epoch: time, metrics, learning rate, and a mark when validation improves."""
+    """One clean line per epoch (see ``epoch_line``); runs after ``EpochRecorder``."""
 
     def __init__(self, epochs: int, monitor: str | None = "val_accuracy") -> None:
         super().__init__()
@@ -82,20 +104,53 @@ class EpochLogger(keras.callbacks.Callback):
         self.monitor = monitor  # None: no validation, so no improvement marks
         self.best = -float("inf")
 
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.epoch_start = time.perf_counter()
-
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
-        seconds = time.perf_counter() - self.epoch_start
-        metrics = "  ".join(f"{key} {value:.4f}" for key, value in logs.items() if key != "learning_rate")
-        lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         value = logs.get(self.monitor, -float("inf")) if self.monitor else -float("inf")
         improved = value > self.best
         self.best = max(self.best, value)
-        width = len(str(self.epochs))
-        print(f"epoch {epoch + 1:>{width}}/{self.epochs}  {seconds:5.1f}s  {metrics}  lr {lr:.2g}"
-              + ("  *" if improved else ""), flush=True)
+        print(epoch_line(epoch + 1, self.epochs, logs, improved), flush=True)
+
+
+def _outcome_line(run: runs.Run) -> str:
+    if "val_accuracy" in run.history:
+        return f"best val_accuracy {run.best():.4f} at epoch {run.best_epoch}"
+    return f"no validation data: kept the last epoch ({run.best_epoch})"
+
+
+def print_saved_run(run: runs.Run, asked_epochs: int) -> None:
+    """What a reader sees instead of a training: which run, when, where, how long; then its epoch log."""
+    trained = run.record.get("trained", {})
+    whose = "committed" if run.folder.resolve().is_relative_to(config.project_dir() / "checkpoints") else "saved"
+    print(f"Loaded the {whose} run {display_path(run.folder)}/ instead of training it: trained "
+          f"{trained.get('date', '?')} on {trained.get('hardware', '?')} (TensorFlow {trained.get('tensorflow', '?')}) "
+          f"in {run.train_time:.1f} s.")
+    monitor = "val_accuracy" if "val_accuracy" in run.history else None
+    marks = improvements(run.history, monitor)
+    for epoch in range(run.epochs):
+        logs = {key: values[epoch] for key, values in run.history.items()}
+        print(epoch_line(epoch + 1, asked_epochs, logs, marks[epoch]))
+    print(_outcome_line(run))
+
+
+def _load_weights(model: keras.Model, path: Path) -> None:
+    """Load a checkpoint into ``model``, or a ValueError that says the weights do not fit it."""
+    problem = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(str(path))
+        except (ValueError, OSError) as exc:
+            problem = str(exc)
+    # Keras warns that the optimizer's state is missing (or, in older checkpoints, that it was
+    # not loaded); evaluating does not need it. Any other skipped part means the weights do not fit.
+    skipped = [str(w.message) for w in caught if "optimizer" not in str(w.message)]
+    problem = problem or (skipped[0] if skipped else None)
+    if problem:
+        raise ValueError(
+            f"The checkpoint {display_path(path)} does not fit model {model.name!r} "
+            f"({problem.strip()}). Build the model with the builder that trained it, or retrain it."
+        )
 
 
 def train(
@@ -109,15 +164,20 @@ def train(
     reduce_lr: bool = True,
     early_stopping: bool = True,
     checkpoint: bool = True,
-) -> keras.callbacks.History:
-    """Fit ``model`` with the post's recipe and keep its best weights.
+) -> runs.Run:
+    """Fit ``model`` with the post's recipe, keep its best weights, and save the run whole.
 
     Callbacks: ModelCheckpoint on best ``val_accuracy`` (weights only), ReduceLROnPlateau on
     ``val_loss`` (factor 0.5, patience 4, min 1e-4; off with ``reduce_lr=False``, e.g. for a
     model whose optimizer follows a learning-rate schedule), EarlyStopping on ``val_accuracy``
-    (patience 6; off with ``early_stopping=False``), plus any extra ``callbacks``. With
-    ``checkpoint=False`` nothing is saved (quick experiments). The returned History carries
-    ``train_time`` (seconds), ``best_epoch`` and ``checkpoint_path`` (None if nothing was saved).
+    (patience 6; off with ``early_stopping=False``), CSVLogger for the history, plus any extra
+    ``callbacks``. The run is saved in ``checkpoints/<dataset>/<model name>/`` (see ``runs``);
+    ``checkpoint=False`` saves nothing (a quick experiment, trained every time).
+
+    In the reader's mode (the default), a saved run of the same name whose recipe matches this one
+    is loaded instead of trained: its weights go into ``model`` and its epoch log is printed. A
+    recipe that differs is trained, and its files go to ``my_runs/``. Either way ``model`` ends
+    with the run's best weights, and the returned ``Run`` carries its history and record.
 
     With ``val_dataset=None`` (the last step, once the recipe and its epochs were chosen on
     validation: training on every image) the weights of the last epoch are kept, and
@@ -131,79 +191,105 @@ def train(
             "on validation), or give a val_dataset."
         )
     epochs = config.smoke_epochs(epochs)
-    path = checkpoint_path(model.name, dataset) if checkpoint else None
-    recipe: list[keras.callbacks.Callback] = []
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        recipe.append(keras.callbacks.ModelCheckpoint(  # without validation: every epoch, so the last stays
-            filepath=str(path), monitor="val_accuracy", save_best_only=validated, save_weights_only=True
-        ))
+    extra = list(callbacks or [])
+    settings = {"reduce_lr": reduce_lr, "early_stopping": early_stopping,
+                "extra_callbacks": [type(callback).__name__ for callback in extra]}
+    folder = runs.run_folder(model.name, dataset) if checkpoint else None
+    if checkpoint and config.mode() == config.READER:
+        recipe = runs.describe_recipe(model, epochs, settings, runs.describe_data(train_dataset, val_dataset))
+        saved = runs.saved_runs(model.name, dataset)
+        for run in saved:
+            if not runs.differences(run.record["recipe"], recipe):
+                _load_weights(model, run.checkpoint_path)
+                if verbose:
+                    print_saved_run(run, epochs)
+                return run
+        if saved and verbose:
+            print(f"The saved run of {model.name!r} has another recipe "
+                  f"({'; '.join(runs.differences(saved[-1].record['recipe'], recipe))}): training this one, "
+                  f"into {display_path(folder)}/.")
+        if folder.exists():
+            print(f"Your earlier run of {model.name!r} moved to {display_path(runs.set_aside(folder))}/.")
+    else:  # described before training (the initial weights), its data after (reading it reshuffles)
+        recipe = runs.describe_recipe(model, epochs, settings, {})
+    recipe_callbacks: list[keras.callbacks.Callback] = [EpochRecorder()]
+    partial = None
+    if folder is not None:
+        partial = folder.with_name(f"{folder.name}.partial")  # a crash leaves the saved run as it was
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        recipe_callbacks += [
+            keras.callbacks.ModelCheckpoint(  # without validation: every epoch, so the last stays
+                filepath=str(partial / runs.WEIGHTS_FILE), monitor="val_accuracy",
+                save_best_only=validated, save_weights_only=True),
+            keras.callbacks.CSVLogger(str(partial / runs.HISTORY_FILE)),
+        ]
     if reduce_lr:
-        recipe.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=4, min_lr=1e-4))
+        recipe_callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=4,
+                                                                  min_lr=1e-4))
     if early_stopping:
-        recipe.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=6))
+        recipe_callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=6))
     if verbose:
-        recipe.append(EpochLogger(epochs, monitor="val_accuracy" if validated else None))
+        recipe_callbacks.append(EpochLogger(epochs, monitor="val_accuracy" if validated else None))
     with TaskTime(f"training {model.name}", show_start=verbose, show_end=verbose) as timer:
-        history = model.fit(
+        fitted = model.fit(
             train_dataset,
             validation_data=val_dataset,
             epochs=epochs,
-            callbacks=recipe + list(callbacks or []),
+            callbacks=recipe_callbacks + extra,
             shuffle=False,  # the tf.data pipeline shuffles; Keras would only warn
             verbose=0,
         )
-    history.train_time = timer.elapsed_time()
+    history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
     if validated:
-        val_acc = history.history["val_accuracy"]
-        history.best_epoch = int(max(range(len(val_acc)), key=val_acc.__getitem__)) + 1
+        best_epoch = int(np.argmax(history["val_accuracy"])) + 1
     else:
-        history.best_epoch = len(history.history["loss"])
-    if path is not None and path.is_file():
-        _keep_only_weights(model, path)
-    history.checkpoint_path = path
+        best_epoch = len(history["loss"])
+    if "train_data" not in recipe:
+        data = runs.describe_data(train_dataset, val_dataset)
+        recipe = {key: recipe[key] for key in ("seed", "epochs", *settings)} | data | recipe
+    record = {"name": model.name, "dataset": dataset_key(dataset), "recipe": recipe,
+              "result": {"epochs_run": len(history["loss"]), "best_epoch": best_epoch,
+                         "train_time_s": round(timer.elapsed_time(), 1),
+                         "best_val_accuracy": max(history["val_accuracy"]) if validated else None},
+              "trained": runs.trained_on()}
+    run = runs.Run(name=model.name, dataset=dataset_key(dataset), history=history, train_time=timer.elapsed_time(),
+                   best_epoch=best_epoch, record=record)
+    if partial is not None:
+        _keep_only_weights(model, partial / runs.WEIGHTS_FILE)
+        runs.write_record(partial, record)
+        runs.replace_folder(partial, folder)
+        run.folder = folder
+        _load_weights(model, run.checkpoint_path)
     if verbose:
-        saved = f", weights in {display_path(path)}" if path is not None else ""
-        if validated:
-            print(f"best val_accuracy {max(val_acc):.4f} at epoch {history.best_epoch}{saved}")
-        else:
-            print(f"no validation data: kept the last epoch ({history.best_epoch}){saved}")
-    return history
+        saved = f", run saved in {display_path(folder)}/" if folder is not None else ""
+        print(_outcome_line(run) + saved)
+    return run
 
 
 def load_best_checkpoint(model: keras.Model, dataset: str = "mnist") -> keras.Model:
     """Load the best weights that ``train`` saved for a model of this name into ``model``.
 
-    In smoke mode a smoke run's checkpoint is preferred; the committed one is read otherwise
-    (read only: smoke runs never write there).
+    Read from this mode's own outputs first (a smoke run's, or a reader's own run of a changed
+    recipe when its layers are this model's), then from the committed runs (read only).
     """
-    candidates = [checkpoint_path(model.name, dataset)]
-    if config.is_smoke():
-        candidates.append(checkpoint_path(model.name, dataset, root=config.project_dir()))
+    committed = checkpoint_path(model.name, dataset, root=config.project_dir())
+    candidates = list(dict.fromkeys([checkpoint_path(model.name, dataset), committed]))
     for path in candidates:
-        if path.is_file():
-            problem = None
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                try:
-                    model.load_weights(str(path))
-                except (ValueError, OSError) as exc:
-                    problem = str(exc)
-            # Keras warns that the optimizer's state is missing (or, in older checkpoints, that it
-            # was not loaded); evaluating does not need it. Any other skipped part means the
-            # weights do not fit this model.
-            skipped = [str(w.message) for w in caught if "optimizer" not in str(w.message)]
-            problem = problem or (skipped[0] if skipped else None)
-            if problem:
-                raise ValueError(
-                    f"The checkpoint {display_path(path)} does not fit model {model.name!r} "
-                    f"({problem.strip()}). Build the model with the builder that trained it, or retrain it."
-                )
-            return model
-    unknown = "" if dataset_key(dataset) in DATASETS else f" (the series' datasets: {', '.join(DATASETS)})"
+        if not path.is_file():
+            continue
+        if path != committed and config.mode() == config.READER:
+            record_path = path.parent / runs.RECORD_FILE
+            if not record_path.is_file() or \
+                    runs.read_run(path.parent).record["recipe"]["model"] != runs.describe_model(model):
+                continue  # a reader's run of another model under this name: not what was asked for
+            print(f"Using your own run {display_path(path.parent)}/ (delete it to use the committed one).")
+        _load_weights(model, path)
+        return model
     raise FileNotFoundError(
-        f"No checkpoint for model {model.name!r} on {dataset}{unknown}: looked for "
-        f"{', '.join(display_path(p) for p in candidates)}. Train it first with train(model, ...)."
+        f"No checkpoint for model {model.name!r} on {dataset}{runs.dataset_hint(dataset)}: looked for "
+        f"{', '.join(display_path(p) for p in candidates)}. Train it first with train(model, ...), or set "
+        f"{config.OUTPUT_DIR_ENV} to the series' folder (the one with checkpoints/ and notebooks/)."
     )
 
 

@@ -15,6 +15,7 @@ def isolated_outputs(tmp_path, monkeypatch):
     """Every test writes checkpoints, figures and results under its own temporary folder."""
     monkeypatch.setenv("MNIST_OUTPUT_DIR", str(tmp_path / "project"))
     monkeypatch.delenv("MNIST_SMOKE", raising=False)
+    monkeypatch.delenv("MNIST_RETRAIN", raising=False)
     return tmp_path / "project"
 
 

@@ -1,4 +1,10 @@
-"""The committed weights reproduce the committed results tables (what the README and notebooks state)."""
+"""The committed weights reproduce the committed results tables (what the README and notebooks state).
+
+For the notebooks whose runs were saved before runs kept their history and record (05 and 06), this
+test rebuilds each run's model from the list below. The notebooks whose runs are committed whole are
+proven by running them in the reader's mode instead (test_reader_mode.py), and their rows are left
+out here; the list goes once every notebook is retrained.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import pandas as pd
 import pytest
 
 import mnist_utils as mu
+from test_reader_mode import READER_NOTEBOOKS
 
 PROJECT = Path(__file__).resolve().parents[1]
 # Each committed checkpoint's model, built as the notebook that trained it built it.
@@ -42,6 +49,12 @@ def committed_table(dataset: str) -> pd.DataFrame:
     return pd.read_csv(mu.ResultsTable.path_for(dataset, root=PROJECT)).set_index("model")
 
 
+def rows_to_check(dataset: str) -> pd.DataFrame:
+    """The committed rows of the notebooks that the reader's mode does not run yet."""
+    table = committed_table(dataset)
+    return table[~table["notebook"].isin(READER_NOTEBOOKS)]
+
+
 @pytest.fixture
 def committed_checkpoints(monkeypatch):
     """Read the project's own checkpoints (this test only reads: nothing is trained or saved)."""
@@ -50,13 +63,13 @@ def committed_checkpoints(monkeypatch):
 
 @pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
 def test_committed_weights_reproduce_the_results_table(dataset, data_dir, committed_checkpoints):
-    table = committed_table(dataset)
+    table = rows_to_check(dataset)
     _, (x_test, y_test) = mu.load_data(dataset, data_dir)
     models = {name: mu.load_best_checkpoint(build(), dataset=dataset) for name, build in BUILDERS.items()
-              if mu.checkpoint_path(name, dataset, root=PROJECT).is_file()}
+              if name in table.index or any(name in row for row in table.index)}
     probs = {name: mu.predict_probs(model, x_test) for name, model in models.items()}
     checked = [name for name in probs if name in table.index]
-    assert len(checked) >= 3, f"too few committed models found for {dataset}: {sorted(probs)}"
+    assert checked, f"no committed model found for {dataset}: {sorted(probs)}"
     for name in checked:
         # One test image is 1e-4; allow one image for ties between evaluate() and argmax.
         assert mu.accuracy(probs[name], y_test) == pytest.approx(table.loc[name, "test_accuracy"], abs=1.5e-4), name

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from mnist_utils import (
-    ResultsTable, accuracy, evaluate_show, make_datasets, predict_all, predict_probs, predict_probs_mirrored,
+    ResultsTable, Run, accuracy, evaluate_show, format_columns, make_datasets, predict_all, predict_probs,
+    predict_probs_mirrored,
 )
 
 
@@ -23,7 +24,7 @@ def test_table_roundtrip_replaces_rows_and_sorts(isolated_outputs):
     table.add(row("mlp", 0.98))  # a retrained model replaces its old row
     assert len(table) == 2
     path = table.save()
-    assert path == isolated_outputs / "results" / "mnist.csv"
+    assert path == isolated_outputs / "my_runs" / "results" / "mnist.csv"  # the reader's mode: own folder
     loaded = ResultsTable.load("mnist").show()
     assert list(loaded.index) == ["lenet", "mlp"]
     assert loaded.loc["mlp", "test_accuracy"] == pytest.approx(0.98)
@@ -37,8 +38,19 @@ def test_show_can_keep_to_the_models_met_so_far(isolated_outputs):
     assert len(table.show()) == 3 and len(table) == 3  # the table keeps every row
     table.save()
     assert len(ResultsTable.load("mnist")) == 3
-    table.keep_only(["mlp", "lenet"])  # a notebook that rewrites its own rows drops their old versions
-    assert sorted(table.frame["model"]) == ["lenet", "mlp"]
+
+
+def test_a_notebooks_table_shows_the_notebooks_met_so_far_and_rewrites_its_own_rows(isolated_outputs):
+    for notebook, name in (("02_mlp", "mlp"), ("03_lenet", "lenet"), ("06_all_training_data", "custom_cnn_all_data")):
+        table = ResultsTable.load("mnist", notebook=notebook)
+        table.add(row(name, 0.98))
+        table.add(row(f"{name}_old", 0.97))
+        table.save()
+    again = ResultsTable.load("mnist", notebook="03_lenet")  # notebook 03 run again: its rows are written anew
+    assert sorted(again.frame["model"]) == ["custom_cnn_all_data", "custom_cnn_all_data_old", "mlp", "mlp_old"]
+    again.add(row("lenet", 0.99))
+    assert sorted(again.show().index) == ["lenet", "mlp", "mlp_old"]  # nothing of notebook 06 yet
+    assert again.frame.set_index("model").loc["lenet", "notebook"] == "03_lenet"
 
 
 def test_counts_stay_whole_numbers_next_to_a_row_without_them(isolated_outputs):
@@ -66,10 +78,12 @@ def test_missing_table_is_empty_and_a_broken_one_says_so(isolated_outputs):
 
 
 def test_smoke_mode_reads_the_real_table_but_writes_apart(isolated_outputs, monkeypatch):
+    monkeypatch.setenv("MNIST_RETRAIN", "1")  # the committed table
     real = ResultsTable("mnist")
     real.add(row("mlp", 0.98))
     real_path = real.save()
     before = real_path.read_bytes()
+    monkeypatch.setenv("MNIST_RETRAIN", "0")
     monkeypatch.setenv("MNIST_SMOKE", "1")
     table = ResultsTable.load("mnist")
     assert list(table.show().index) == ["mlp"]
@@ -88,8 +102,10 @@ def test_evaluate_show_and_predictions(isolated_outputs):
                         name="tiny")
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(datasets["train"], epochs=1, verbose=0, shuffle=False)
-    history.train_time, history.best_epoch = 1.5, 1
     table = ResultsTable("mnist")
+    with pytest.raises(TypeError, match="takes the Run that train\\(\\) returned for 'tiny', got History"):
+        evaluate_show(model, history, datasets, table)
+    history = Run("tiny", "mnist", history.history, train_time=1.5, best_epoch=1, record={})
     shown = evaluate_show(model, history, datasets, table)
     assert isinstance(shown, pd.DataFrame) and shown.loc["tiny", "weight_number"] == 28 * 28 * 10 + 10
     assert shown.loc["tiny", "train_time"] == 1.5 and shown.loc["tiny", "epochs"] == 1
@@ -111,7 +127,8 @@ def test_evaluate_show_without_validation_data(isolated_outputs):
                         name="all_data")
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(datasets["train"], epochs=1, verbose=0, shuffle=False)
-    shown = evaluate_show(model, history, datasets, ResultsTable("mnist"))
+    run = Run("all_data", "mnist", history.history, train_time=1.0, best_epoch=1, record={})
+    shown = evaluate_show(model, run, datasets, ResultsTable("mnist"))
     assert pd.isna(shown.loc["all_data", "val_accuracy"])  # no validation: left empty, not made up
     assert 0 <= shown.loc["all_data", "test_accuracy"] <= 1 and 0 <= shown.loc["all_data", "train_accuracy"] <= 1
 
@@ -151,3 +168,14 @@ def test_mismatched_inputs_get_a_message_that_says_what_to_pass():
     with pytest.raises(ValueError, match=r"'small' takes images of shape \(28, 28, 1\); these have shape \(32, 32, 1\)"):
         predict_probs(model, np.zeros((2, 32, 32), np.uint8))
     assert predict_probs(model, np.zeros((2, 28, 28, 1), np.float32)).shape == (2, 10)  # the channel axis is optional
+
+
+def test_format_columns_writes_the_numbers_as_a_reader_wants_them():
+    frame = pd.DataFrame({"val_accuracy": [0.99523, np.nan], "seconds": [619.7, 12.0], "note": ["a", "b"]},
+                         index=["custom_cnn", "ensemble"])
+    shown = format_columns(frame, {"val_accuracy": "{:.2%}", "seconds": "{:,.0f} s"})
+    assert shown["val_accuracy"].tolist() == ["99.52%", "–"] and shown["seconds"].tolist() == ["620 s", "12 s"]
+    assert frame["val_accuracy"].iloc[0] == 0.99523  # the table itself is left as it was
+    assert "Styler" not in repr(shown) and "99.52%" in shown.to_html()
+    with pytest.raises(ValueError, match=r"No columns \['test_accuracy'\]"):
+        format_columns(frame, {"test_accuracy": "{:.2%}"})

@@ -91,7 +91,10 @@ def test_predicted_sample_shows_the_first_models_mistakes():
 def test_save_fig_writes_under_images(isolated_outputs, monkeypatch):
     fig = show_images(np.zeros((1, 28, 28)), [0], x_num=1, y_num=1)
     path = save_fig("grid", "01_data", fig)
-    assert path == isolated_outputs / "images" / "01_data" / "grid.png" and path.stat().st_size > 0
+    assert path == isolated_outputs / "my_runs" / "images" / "01_data" / "grid.png" and path.stat().st_size > 0
+    monkeypatch.setenv("MNIST_RETRAIN", "1")
+    assert save_fig("grid", "01_data", fig) == isolated_outputs / "images" / "01_data" / "grid.png"
+    monkeypatch.setenv("MNIST_RETRAIN", "0")
     monkeypatch.setenv("MNIST_SMOKE", "1")
     assert ".smoke" in save_fig("grid", "01_data", fig).parts
     with pytest.raises(ValueError, match="figure and notebook names"):

@@ -32,6 +32,26 @@ def test_runs_write_outputs_apart(smoke, tmp_path, data_dir, monkeypatch, capsys
     printed = capsys.readouterr().out
     assert f"[00_tiny]   smoke {smoke}" in printed and "[00_tiny] cell 2/2 done" in printed
     assert notebook.read_bytes() == before  # the source notebook is left as it was
-    output_root = isolated_outputs / ".smoke" if smoke else isolated_outputs
+    output_root = isolated_outputs / (".smoke" if smoke else "my_runs")
     executed = nbformat.read(output_root / "notebooks" / "00_tiny.ipynb", as_version=4)
     assert executed.cells[1].outputs[0]["text"] == "(60000, 28, 28)\n"
+
+
+def test_the_readers_run_of_a_series_notebook_keeps_its_outputs_in_place(tmp_path, monkeypatch, capsys):
+    # A copy of the series, run from elsewhere: its notebook is rewritten, nothing goes to this checkout.
+    monkeypatch.delenv("MNIST_OUTPUT_DIR")
+    series = tmp_path / "series"
+    (series / "checkpoints").mkdir(parents=True)
+    (series / "notebooks").mkdir()
+    notebook = series / "notebooks" / "00_tiny.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("from mnist_utils import config\nprint(config.output_dir().name)")]
+    nbformat.write(nb, notebook)
+    spec = importlib.util.spec_from_file_location("run_series", PROJECT / "run_series.py")
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    assert runner.main([str(notebook)]) == 0
+    executed = nbformat.read(notebook, as_version=4)
+    assert executed.cells[0].outputs[0]["text"] == "my_runs\n"  # the kernel found the copy's folder
+    assert "execution" not in executed.cells[0].metadata  # no timestamps: a rerun differs only where outputs do
+    assert not (series / "my_runs" / "notebooks").exists()

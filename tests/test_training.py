@@ -126,7 +126,7 @@ def test_dataset_names_load_data_accepts_name_the_same_files():
 
 
 def test_checkpoint_of_another_model_gives_a_clear_error(isolated_outputs):
-    path = checkpoint_path("mlp", "mnist")
+    path = checkpoint_path("mlp", "mnist", root=isolated_outputs)  # a committed checkpoint
     path.parent.mkdir(parents=True)
     inputs = keras.Input((28, 28, 1))
     other = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)), name="mlp")
