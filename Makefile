@@ -6,6 +6,7 @@
 # and, once installed:
 #   make retrain    train every run again and rewrite the committed runs, figures, tables and notebooks (hours)
 #   make benchmark  measure training and prediction speed (benchmarks/)
+#   make site       build the series' website into site/ from the committed notebooks (seconds)
 # MNIST_DATA_DIR=/path/to/data points all of them at a local copy of the datasets (no download).
 
 PYTHON ?= python3
@@ -17,9 +18,14 @@ ifdef MNIST_DATA_DIR
 export MNIST_DATA_DIR := $(abspath $(MNIST_DATA_DIR))
 endif
 
-.PHONY: install series retrain test benchmark
+.PHONY: install series retrain test benchmark site
 
 install: $(VENV)/.installed
+
+# The website's optional extra.
+$(VENV)/.site-installed: $(VENV)/.installed requirements-site.txt
+	$(BIN)/python -m pip install --quiet -r requirements-site.txt -c requirements.txt
+	touch $@
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,5 +46,9 @@ retrain: install
 benchmark: install
 	$(BIN)/python benchmarks/speed.py
 
-test: install
+site: $(VENV)/.site-installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --quiet
+	@echo "The website is in site/: open site/index.html"
+
+test: install $(VENV)/.site-installed
 	MNIST_SMOKE=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks
