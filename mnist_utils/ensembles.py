@@ -37,6 +37,11 @@ def save_ensemble(name: str, members: Sequence[Run], dataset: str = "mnist") -> 
     if not members or not all(isinstance(run, Run) for run in members):
         raise ValueError(f"An ensemble takes one or more runs that train() returned; got {list(members)!r}.")
     ensemble = Ensemble(name, dataset_key(dataset), [run.name for run in members])
+    try:
+        if load_ensemble(name, dataset) == ensemble:
+            return ensemble  # saved already (e.g. the committed one, in the reader's mode): nothing to write
+    except FileNotFoundError:
+        pass
     folder = run_folder(name, dataset)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / ENSEMBLE_FILE).write_text(json.dumps({"members": ensemble.members}, indent=1) + "\n")

@@ -21,6 +21,7 @@ import platform
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -49,7 +50,7 @@ class Run:
     history: dict[str, list[float]]
     train_time: float
     best_epoch: int
-    record: dict = field(repr=False)
+    record: dict[str, Any] = field(repr=False)
     folder: Path | None = None
     loaded: bool = False
 
@@ -93,9 +94,12 @@ def hardware() -> str:
 
 
 def current_seed() -> int | None:
-    """The seed last given to ``keras.utils.set_random_seed`` (None if it was never called)."""
-    from keras.src.utils import rng_utils  # Keras keeps it there; there is no public getter
-
+    """The seed last given to ``keras.utils.set_random_seed`` (None if it was never called, or if
+    this Keras keeps it elsewhere: Keras 3 has no public getter)."""
+    try:
+        from keras.src.utils import rng_utils
+    except ImportError:
+        return None
     return rng_utils.get_random_seed()
 
 
@@ -135,6 +139,10 @@ def describe_model(model: keras.Model) -> list[str]:
     for i, layer in enumerate(model.layers):
         settings = {k: v for k, v in layer.get_config().items()
                     if k not in {"name", "trainable", "dtype"} and v is not None}
+        if not layer.trainable:
+            settings["trainable"] = False  # frozen: another recipe
+        if layer.dtype_policy.name != "float32":
+            settings["dtype"] = layer.dtype_policy.name  # mixed precision: another recipe
         line = f"{type(layer).__name__}({', '.join(f'{k}={_short(v)!r}' for k, v in settings.items())})"
         sources = [index[name] for name in _sources(entries[i].get("inbound_nodes", []))] if entries else []
         if sources and sources != [i - 1]:
@@ -202,8 +210,9 @@ def describe_data(train_dataset: tf.data.Dataset, val_dataset: tf.data.Dataset |
             "val_data": None if val_dataset is None else data_fingerprint(val_dataset)}
 
 
-def differences(recorded: dict, asked: dict) -> list[str]:
+def differences(recorded: dict[str, Any], asked: dict[str, Any]) -> list[str]:
     """What differs between two recipes, one short phrase each (empty when they match)."""
+    asked = json.loads(json.dumps(asked))  # compared as saved: tuples become lists, as in the record
     found = []
     for key in dict.fromkeys([*asked, *recorded]):
         old, new = recorded.get(key), asked.get(key)
@@ -250,7 +259,9 @@ def read_run(folder: Path) -> Run:
     try:
         record = json.loads((folder / RECORD_FILE).read_text())
         history = read_history(folder / HISTORY_FILE)
-        result = record["result"]
+        result, _ = record["result"], record["recipe"]["model"]
+        if not (folder / WEIGHTS_FILE).is_file():
+            raise OSError(f"{WEIGHTS_FILE} is missing")
         return Run(name=record["name"], dataset=record["dataset"], history=history,
                    train_time=float(result["train_time_s"]), best_epoch=int(result["best_epoch"]),
                    record=record, folder=folder, loaded=True)
@@ -271,18 +282,23 @@ def saved_runs(name: str, dataset: str) -> list[Run]:
 
 def set_aside(folder: Path) -> Path:
     """Rename a reader's own earlier run so that a new one can take its place (nothing is deleted)."""
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     target = folder.with_name(f"{folder.name}@{stamp}")
     folder.rename(target)
     return target
 
 
 def replace_folder(partial: Path, folder: Path) -> None:
-    """Move a finished run from ``partial`` to ``folder``, replacing what was there."""
+    """Move a finished run from ``partial`` to ``folder``, replacing what was there. The old run is
+    renamed before the new one takes its place, so a crash leaves one of them whole."""
+    old = folder.with_name(f"{folder.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
-        shutil.rmtree(folder)
+        folder.rename(old)
     partial.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def dataset_hint(dataset: str) -> str:
+    """For error messages: the series' datasets, when ``dataset`` is none of them."""
     return "" if dataset_key(dataset) in DATASETS else f" (the series' datasets: {', '.join(DATASETS)})"

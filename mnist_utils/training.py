@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import time
 import warnings
@@ -57,10 +58,13 @@ def _keep_only_weights(model: keras.Model, path: Path) -> None:
     has no optimizer, so what it saves is the weights. A model that cannot be rebuilt (a subclass
     without ``get_config``) keeps the file as Keras wrote it.
     """
+    state = random.getstate()  # rebuilding draws seeds from Python's generator: leave it as training left it
     try:
         bare = type(model).from_config(model.get_config())
     except (NotImplementedError, TypeError, ValueError):
         return
+    finally:
+        random.setstate(state)
     bare.load_weights(str(path))
     partial = path.with_name(f"partial.{path.name}")  # replaced in one step: a crash keeps the old file
     bare.save_weights(str(partial))
@@ -85,6 +89,10 @@ def improvements(history: dict[str, list[float]], monitor: str | None = "val_acc
 
 class EpochRecorder(keras.callbacks.Callback):
     """Adds each epoch's seconds and learning rate to its logs, so that the History and the CSV log keep them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch_start = time.perf_counter()
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch_start = time.perf_counter()
@@ -121,8 +129,9 @@ def _outcome_line(run: runs.Run) -> str:
 def print_saved_run(run: runs.Run, asked_epochs: int) -> None:
     """What a reader sees instead of a training: which run, when, where, how long; then its epoch log."""
     trained = run.record.get("trained", {})
-    whose = "committed" if run.folder.resolve().is_relative_to(config.project_dir() / "checkpoints") else "saved"
-    print(f"Loaded the {whose} run {display_path(run.folder)}/ instead of training it: trained "
+    folder = run.folder or Path(".")
+    whose = "committed" if folder.resolve().is_relative_to(config.project_dir() / "checkpoints") else "saved"
+    print(f"Loaded the {whose} run {display_path(folder)}/ instead of training it: trained "
           f"{trained.get('date', '?')} on {trained.get('hardware', '?')} (TensorFlow {trained.get('tensorflow', '?')}) "
           f"in {run.train_time:.1f} s.")
     monitor = "val_accuracy" if "val_accuracy" in run.history else None
@@ -195,23 +204,29 @@ def train(
     settings = {"reduce_lr": reduce_lr, "early_stopping": early_stopping,
                 "extra_callbacks": [type(callback).__name__ for callback in extra]}
     folder = runs.run_folder(model.name, dataset) if checkpoint else None
+    described_data = True
     if checkpoint and config.mode() == config.READER:
         recipe = runs.describe_recipe(model, epochs, settings, runs.describe_data(train_dataset, val_dataset))
         saved = runs.saved_runs(model.name, dataset)
         for run in saved:
             if not runs.differences(run.record["recipe"], recipe):
                 _load_weights(model, run.checkpoint_path)
+                if folder.exists() and run.folder != folder:  # the reader's own run of another recipe
+                    print(f"Your earlier run of {model.name!r} (another recipe) moved to "
+                          f"{display_path(runs.set_aside(folder))}/.")
                 if verbose:
                     print_saved_run(run, epochs)
                 return run
-        if saved and verbose:
-            print(f"The saved run of {model.name!r} has another recipe "
-                  f"({'; '.join(runs.differences(saved[-1].record['recipe'], recipe))}): training this one, "
-                  f"into {display_path(folder)}/.")
+        if verbose:
+            reason = (f"the saved run of {model.name!r} has another recipe "
+                      f"({'; '.join(runs.differences(saved[-1].record['recipe'], recipe))})" if saved
+                      else f"no run of {model.name!r} is saved")
+            print(f"Training, as {reason}: the run goes to {display_path(folder)}/.")
         if folder.exists():
             print(f"Your earlier run of {model.name!r} moved to {display_path(runs.set_aside(folder))}/.")
     else:  # described before training (the initial weights), its data after (reading it reshuffles)
         recipe = runs.describe_recipe(model, epochs, settings, {})
+        described_data = False
     recipe_callbacks: list[keras.callbacks.Callback] = [EpochRecorder()]
     partial = None
     if folder is not None:
@@ -245,7 +260,7 @@ def train(
         best_epoch = int(np.argmax(history["val_accuracy"])) + 1
     else:
         best_epoch = len(history["loss"])
-    if "train_data" not in recipe:
+    if not described_data:
         data = runs.describe_data(train_dataset, val_dataset)
         recipe = {key: recipe[key] for key in ("seed", "epochs", *settings)} | data | recipe
     record = {"name": model.name, "dataset": dataset_key(dataset), "recipe": recipe,

@@ -106,16 +106,23 @@ def test_a_changed_recipe_is_trained_into_my_runs(change, reason, small, monkeyp
     _, run = fit(small, monkeypatch, "reader", **change)
     printed = capsys.readouterr().out
     assert not run.loaded and "start training tiny" in printed
-    assert "The saved run of 'tiny' has another recipe (" in printed and reason in printed
+    assert "Training, as the saved run of 'tiny' has another recipe (" in printed and reason in printed
     assert run.folder == isolated_outputs / "my_runs" / "checkpoints" / "mnist" / "tiny"
     assert snapshot(isolated_outputs) == before  # the committed run is as it was
-    # Asked again, the reader's own run is reused; the committed recipe still loads the committed run.
+    # Asked again, the reader's own run is reused; the committed recipe again loads the committed run,
+    # and the reader's own run is moved aside, so that no later notebook picks it up by its name.
     assert fit(small, monkeypatch, "reader", **change)[1].folder == run.folder
+    capsys.readouterr()
     assert fit(small, monkeypatch, "reader")[1].folder == isolated_outputs / "checkpoints" / "mnist" / "tiny"
+    assert "Your earlier run of 'tiny' (another recipe) moved to my_runs/checkpoints/mnist/tiny@" in \
+        capsys.readouterr().out
+    assert not run.folder.exists() and snapshot(isolated_outputs) == before
 
 
 def test_a_readers_earlier_run_is_set_aside_not_overwritten(small, monkeypatch, isolated_outputs, capsys):
     _, first = fit(small, monkeypatch, "reader", epochs=1)
+    assert "Training, as no run of 'tiny' is saved: the run goes to my_runs/checkpoints/mnist/tiny/." in \
+        capsys.readouterr().out
     _, second = fit(small, monkeypatch, "reader", epochs=2)
     assert "Your earlier run of 'tiny' moved to my_runs/checkpoints/mnist/tiny@" in capsys.readouterr().out
     kept = [path for path in first.folder.parent.iterdir() if path.name.startswith("tiny@")]
@@ -141,9 +148,13 @@ def test_retraining_rewrites_and_smoke_keeps_apart(small, monkeypatch, isolated_
     assert not smoke.loaded and smoke.folder == isolated_outputs / ".smoke" / "checkpoints" / "mnist" / "tiny"
 
 
-def test_a_damaged_run_says_what_to_do(small, monkeypatch, isolated_outputs):
+@pytest.mark.parametrize("damage", ["record", "weights"])
+def test_a_damaged_run_says_what_to_do(damage, small, monkeypatch, isolated_outputs):
     _, run = fit(small, monkeypatch, "retrain")
-    (run.folder / "run.json").write_text("{not json")
+    if damage == "record":
+        (run.folder / "run.json").write_text("{not json")
+    else:
+        run.checkpoint_path.unlink()
     with pytest.raises(ValueError, match="checkpoints/mnist/tiny is damaged .*Delete that folder"):
         fit(small, monkeypatch, "reader")
 
@@ -181,6 +192,10 @@ def test_recipes_tell_apart_what_changes_a_run():
 
     assert runs.describe_model(branchy(True)) != runs.describe_model(branchy(False))
     assert runs.describe_model(branchy(True))[-1].endswith("<- [2, 1]")
+    frozen = tiny_model()
+    frozen.layers[2].trainable = False
+    assert runs.describe_model(frozen)[2].endswith("trainable=False)") and "trainable" not in runs.describe_model(
+        tiny_model())[2]
     keras.utils.set_random_seed(3)
     first = runs.weights_fingerprint(tiny_model())
     keras.utils.set_random_seed(3)
@@ -206,6 +221,9 @@ def test_ensembles_are_lists_of_runs(small, monkeypatch, isolated_outputs):
     assert json.loads((isolated_outputs / "checkpoints" / "mnist" / "pair" / "ensemble.json").read_text()) == \
         {"members": ["tiny"]}
     assert mu.load_ensemble("pair", "mnist") == ensemble
+    monkeypatch.setenv("MNIST_RETRAIN", "0")  # the reader's mode: the same ensemble is the committed one
+    assert mu.save_ensemble("pair", [first], "mnist") == ensemble
+    assert not (isolated_outputs / "my_runs").exists()
     np.testing.assert_allclose(mu.Ensemble("two", "mnist", ["tiny", "other"]).probs(probs),
                                (probs["tiny"] + probs["other"]) / 2)
     with pytest.raises(ValueError, match=r"No probabilities for the members \['missing'\]"):
@@ -214,3 +232,14 @@ def test_ensembles_are_lists_of_runs(small, monkeypatch, isolated_outputs):
         mu.save_ensemble("bad", ["tiny"], "mnist")
     with pytest.raises(FileNotFoundError, match="No ensemble 'nothing' on mnist: looked for"):
         mu.load_ensemble("nothing", "mnist")
+
+
+def test_a_finished_run_replaces_the_old_one_in_two_renames(tmp_path):
+    folder, partial = tmp_path / "tiny", tmp_path / "tiny.partial"
+    folder.mkdir()
+    (folder / "run.json").write_text("old")
+    partial.mkdir()
+    (partial / "run.json").write_text("new")
+    (tmp_path / "tiny.old").mkdir()  # left by a crash between the two renames of an earlier run
+    runs.replace_folder(partial, folder)
+    assert (folder / "run.json").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["tiny"]
