@@ -49,13 +49,14 @@ from .models import (  # noqa: E402
 from .plots import (  # noqa: E402
     plot_confusion_matrix, plot_history, plot_predicted_sample, save_fig, show_images,
 )
+from .prepare import prepare_image  # noqa: E402
 from .runs import Run, hardware, read_run, run_folder  # noqa: E402
 from .training import (  # noqa: E402
     SplitBatchModel, TaskTime, checkpoint_path, load_best_checkpoint, split_batch, train,
 )
 
 __all__ = [
-    "Ensemble", "format_columns", "load_ensemble", "mode", "read_run", "Run", "run_folder", "save_ensemble",
+    "Ensemble", "format_columns", "load_ensemble", "mode", "prepare_image", "read_run", "Run", "run_folder", "save_ensemble",
     "accuracy", "AUGMENTATIONS", "augmentation_layers", "checkpoint_path", "CLASS_NAMES", "DataError", "evaluate_model",
     "evaluate_show", "FAST_BATCH_SIZE", "FAST_EPOCHS", "get_custom_cnn", "get_fast_cnn", "get_lenet", "get_mlp",
     "get_weight_num", "GpuConfigError", "hardware", "is_smoke", "limit_gpu_memory",
