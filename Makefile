@@ -5,6 +5,8 @@
 #                 reader's mode on the full data (nbval)
 # and, once installed:
 #   make retrain    train every run again and rewrite the committed runs, figures, tables and notebooks (hours)
+#   make refresh    regenerate the committed figures, tables and notebooks from the committed runs (minutes;
+#                   after a change to a plot or a table: it trains nothing, and refuses if a run would change)
 #   make benchmark  measure training and prediction speed (benchmarks/)
 #   make site       build the series' website into site/ from the committed notebooks (seconds)
 # MNIST_DATA_DIR=/path/to/data points all of them at a local copy of the datasets (no download).
@@ -18,7 +20,7 @@ ifdef MNIST_DATA_DIR
 export MNIST_DATA_DIR := $(abspath $(MNIST_DATA_DIR))
 endif
 
-.PHONY: install series retrain test benchmark site
+.PHONY: install series retrain refresh test benchmark site
 
 install: $(VENV)/.installed
 
@@ -43,12 +45,15 @@ retrain: install
 	MNIST_RETRAIN=1 $(BIN)/python run_series.py $(NOTEBOOKS)
 	$(BIN)/python run_series.py $(NOTEBOOKS)
 
+refresh: install
+	$(BIN)/python run_series.py --refresh $(NOTEBOOKS)
+
 benchmark: install
 	$(BIN)/python benchmarks/speed.py
 
 site: $(VENV)/.site-installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --quiet
-	@echo "The website is in site/: open site/index.html"
+	@echo "The website is in site/: open site/index.html (for search: $(BIN)/python -m http.server -d site)"
 
 test: install $(VENV)/.site-installed
 	MNIST_SMOKE=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks

@@ -4,6 +4,8 @@
     MNIST_RETRAIN=1 python run_series.py    # retrain every run and rewrite the committed files, hours
     MNIST_SMOKE=1 python run_series.py      # smoke mode: cut data and epochs, outputs under .smoke/
     python run_series.py notebooks/02_mlp.ipynb   # only some notebooks
+    python run_series.py --refresh          # the reader's mode, then its figures and tables replace the
+                                            # committed ones (after a change to a plot; trains nothing)
 
 Progress is printed as it happens: each notebook, each cell, and the training lines.
 The executed notebooks replace the series' own (in the reader's mode they show the committed
@@ -14,7 +16,9 @@ the notebooks' series, they go to the notebooks/ folder of this mode's outputs i
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -77,9 +81,8 @@ def run_notebook(path: Path) -> float:
     return seconds
 
 
-def main(argv: list[str]) -> int:
-    """Run the notebooks given (all of them, in order, if none) and report each one's time."""
-    paths = [Path(arg).resolve() for arg in argv] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+def run_all(paths: list[Path]) -> None:
+    """Run the notebooks in order and report each one's time."""
     print(f"Running {len(paths)} notebook(s) in the {config.mode()} mode", flush=True)
     times = {}
     for number, path in enumerate(paths, start=1):
@@ -89,6 +92,41 @@ def main(argv: list[str]) -> int:
     print("\nSummary (wall time per notebook):")
     for name, seconds in times.items():
         print(f"  {name:<30} {seconds:7.0f} s")
+
+
+def refresh(paths: list[Path]) -> int:
+    """Run the notebooks in the reader's mode into a scratch folder; if they trained nothing, their
+    figures and tables replace the committed ones (a plot or a table changed, the runs did not)."""
+    if config.mode() != config.READER:
+        print("--refresh runs the reader's mode: unset MNIST_RETRAIN and MNIST_SMOKE.", file=sys.stderr)
+        return 2
+    series = folders_seen_from(paths[0].parent)[0]
+    with tempfile.TemporaryDirectory() as scratch:
+        os.environ[config.MY_RUNS_DIR_ENV] = scratch  # the notebooks' kernels inherit it
+        try:
+            run_all(paths)
+        finally:
+            del os.environ[config.MY_RUNS_DIR_ENV]
+        changed = sorted(str(path.relative_to(scratch)) for path in Path(scratch, "checkpoints").rglob("*.json"))
+        if changed:
+            print("Not refreshed: these runs or ensembles differ from the committed ones, so the figures and "
+                  f"tables would not be theirs: {', '.join(changed)}. Retrain them (make retrain).", file=sys.stderr)
+            return 1
+        for folder in ("images", "results"):
+            if Path(scratch, folder).is_dir():
+                shutil.copytree(Path(scratch, folder), series / folder, dirs_exist_ok=True)
+    print(f"Refreshed images/ and results/ of {series.name}/ from the committed runs.")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Run the notebooks given (all of them, in order, if none); ``--refresh`` as ``refresh`` says."""
+    refreshing = "--refresh" in argv
+    paths = [Path(arg).resolve() for arg in argv if arg != "--refresh"]
+    paths = paths or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    if refreshing:
+        return refresh(paths)
+    run_all(paths)
     return 0
 
 

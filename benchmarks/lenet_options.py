@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 SETTINGS = ("series", "xla", "bfloat16", "no_onednn", "auto_threads", "split_batch", "split_bfloat16")
@@ -83,6 +84,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--epochs", type=int, default=5, help="epochs per setting (the first is left out)")
     parser.add_argument("--output", default=str(Path(__file__).resolve().parent / "lenet_options.json"),
                         help="where to write the figures")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="settings measured at once (1 for timings; more only to check that every setting runs)")
     parser.add_argument("--worker", choices=SETTINGS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.steps < 1 or args.epochs < 1:
@@ -90,7 +93,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.worker:
         print("RESULT " + json.dumps(measure(args.worker, args.steps, args.epochs)), flush=True)
         return {}
-    results = {setting: run_setting(setting, args.steps, args.epochs) for setting in SETTINGS}
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:  # each setting runs in its own process anyway
+        results = dict(zip(SETTINGS, pool.map(lambda setting: run_setting(setting, args.steps, args.epochs), SETTINGS)))
     base = results["series"]["seconds_per_epoch"]
     print(f"LeNet at batch {BATCH_SIZE}, {args.steps} steps per epoch: seconds per epoch (median of {args.epochs - 1 or 1})")
     for setting, result in results.items():

@@ -43,7 +43,7 @@ from .evaluation import (  # noqa: E402
 )
 from .gpu import GpuConfigError, limit_gpu_memory, use_cpu_threads  # noqa: E402
 from .models import (  # noqa: E402
-    AUGMENTATIONS, FAST_BATCH_SIZE, FAST_EPOCHS, augmentation_layers, get_custom_cnn, get_fast_cnn, get_lenet, get_mlp,
+    AUGMENTATIONS, FAST_BATCH_SIZE, FAST_EPOCHS, augmentation_layers, compile_model, get_custom_cnn, get_fast_cnn, get_lenet, get_mlp,
     get_weight_num, show_source, show_summary,
 )
 from .plots import (  # noqa: E402
@@ -56,7 +56,7 @@ from .training import (  # noqa: E402
 )
 
 __all__ = [
-    "Ensemble", "format_columns", "load_ensemble", "mode", "prepare_image", "read_run", "Run", "run_folder", "save_ensemble",
+    "compile_model", "Ensemble", "format_columns", "load_ensemble", "mode", "prepare_image", "read_run", "Run", "run_folder", "save_ensemble",
     "accuracy", "AUGMENTATIONS", "augmentation_layers", "checkpoint_path", "CLASS_NAMES", "DataError", "evaluate_model",
     "evaluate_show", "FAST_BATCH_SIZE", "FAST_EPOCHS", "get_custom_cnn", "get_fast_cnn", "get_lenet", "get_mlp",
     "get_weight_num", "GpuConfigError", "hardware", "is_smoke", "limit_gpu_memory",

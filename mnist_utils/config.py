@@ -6,6 +6,7 @@
 | ``MNIST_RETRAIN``    | ``1``: train every run again and rewrite the committed runs, figures and results | off |
 | ``MNIST_SMOKE``      | ``1``: cut data and epochs so everything runs in seconds (tests, CI) | off |
 | ``MNIST_OUTPUT_DIR`` | the series' folder, holding the committed ``checkpoints/``, ``images/``, ``results/`` | found from the working directory |
+| ``MNIST_MY_RUNS_DIR`` | where the reader's mode writes | ``my_runs/`` of the series' folder |
 
 Three modes, one switch each:
 
@@ -26,6 +27,7 @@ DATA_DIR_ENV = "MNIST_DATA_DIR"
 RETRAIN_ENV = "MNIST_RETRAIN"
 SMOKE_ENV = "MNIST_SMOKE"
 OUTPUT_DIR_ENV = "MNIST_OUTPUT_DIR"
+MY_RUNS_DIR_ENV = "MNIST_MY_RUNS_DIR"
 
 READER, RETRAIN, SMOKE = "reader", "retrain", "smoke"
 # Where each mode writes, inside the series' folder (retrain writes the committed files themselves).
@@ -97,7 +99,11 @@ def project_dir() -> Path:
 def output_dir() -> Path:
     """Root that this run writes to: the series' folder in retrain mode, its ``my_runs/`` for a
     reader, its ``.smoke/`` in smoke mode."""
-    folder = WRITE_FOLDERS[mode()]
+    current = mode()
+    value = os.environ.get(MY_RUNS_DIR_ENV, "").strip()
+    if current == READER and value:
+        return Path(value).expanduser().resolve()
+    folder = WRITE_FOLDERS[current]
     return project_dir() / folder if folder else project_dir()
 
 

@@ -21,6 +21,18 @@ COLUMNS = [
 ]
 # Counts stay whole numbers even where a row leaves them empty (an ensemble has no epochs).
 COUNT_COLUMNS = {"weight_number": "Int64", "epochs": "Int64", "best_epoch": "Int64"}
+# What a reader sees of the table: column -> (heading, format).
+DISPLAY_COLUMNS = {
+    "test_accuracy": ("test accuracy", "{:.2%}"),
+    "val_accuracy": ("validation accuracy", "{:.2%}"),
+    "train_accuracy": ("training accuracy", "{:.2%}"),
+    "test_loss": ("test loss", "{:.4f}"),
+    "weight_number": ("weights", "{:,}"),
+    "train_time": ("training time", "{:,.0f} s"),
+    "epochs": ("epochs", "{}"),
+    "best_epoch": ("best epoch", "{}"),
+    "hardware": ("trained on", "{}"),
+}
 
 
 class ResultsTable:
@@ -81,15 +93,23 @@ class ResultsTable:
         new = pd.DataFrame([row]).reindex(columns=COLUMNS).astype(COUNT_COLUMNS)
         self.frame = new if kept.empty else pd.concat([kept, new], ignore_index=True)
 
-    def show(self, models: Iterable[str] | None = None) -> pd.DataFrame:
+    def show(self, models: Iterable[str] | None = None, formatted: bool = True) -> pd.DataFrame:
         """The table indexed by model, best test accuracy first (for display, not for selection):
-        the rows of ``models`` if given, else those of the notebooks up to this table's notebook."""
+        the rows of ``models`` if given, else those of the notebooks up to this table's notebook.
+
+        ``formatted``: the columns a reader needs, as percentages, seconds and counts (text);
+        ``formatted=False`` gives every column as numbers.
+        """
         frame = self.frame
         if models is not None:
             frame = frame[frame["model"].isin(list(models))]
         elif self.notebook is not None:
             frame = frame[frame["notebook"].fillna("") <= self.notebook]
-        return frame.sort_values("test_accuracy", ascending=False).set_index("model")
+        frame = frame.sort_values("test_accuracy", ascending=False).set_index("model")
+        if not formatted:
+            return frame
+        shown = format_columns(frame[list(DISPLAY_COLUMNS)], {column: text for column, (_, text) in DISPLAY_COLUMNS.items()})
+        return shown.rename(columns={column: heading for column, (heading, _) in DISPLAY_COLUMNS.items()})
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -130,8 +150,8 @@ def evaluate_show(
     show: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """Evaluate ``model`` (with its best weights), record it in ``results`` with what ``train``
-    returned for it (``run``), save the table, and return it for display, best test accuracy first
-    (only the rows of the models in ``show``, and ``model``'s own, if given)."""
+    returned for it (``run``), save the table, and return it formatted for display, best test
+    accuracy first (only the rows of the models in ``show``, and ``model``'s own, if given)."""
     if not isinstance(run, Run):
         raise TypeError(f"evaluate_show takes the Run that train() returned for {model.name!r}, got "
                         f"{type(run).__name__}.")

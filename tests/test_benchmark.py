@@ -106,7 +106,7 @@ def test_kernel_kinds_follow_the_op_type_and_the_optimizer_scope():
 def test_lenet_options_time_every_setting(tmp_path):
     module = load_script("lenet_options")
     output = tmp_path / "options.json"
-    results = module.main(["--steps", "4", "--epochs", "2", "--output", str(output)])
+    results = module.main(["--steps", "4", "--epochs", "2", "--jobs", "2", "--output", str(output)])
     saved = json.loads(output.read_text())
     assert set(saved["settings"]) == set(module.SETTINGS) == set(results)
     for result in saved["settings"].values():

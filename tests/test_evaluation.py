@@ -25,7 +25,7 @@ def test_table_roundtrip_replaces_rows_and_sorts(isolated_outputs):
     assert len(table) == 2
     path = table.save()
     assert path == isolated_outputs / "my_runs" / "results" / "mnist.csv"  # the reader's mode: own folder
-    loaded = ResultsTable.load("mnist").show()
+    loaded = ResultsTable.load("mnist").show(formatted=False)
     assert list(loaded.index) == ["lenet", "mlp"]
     assert loaded.loc["mlp", "test_accuracy"] == pytest.approx(0.98)
 
@@ -107,14 +107,17 @@ def test_evaluate_show_and_predictions(isolated_outputs):
         evaluate_show(model, history, datasets, table)
     history = Run("tiny", "mnist", history.history, train_time=1.5, best_epoch=1, record={})
     shown = evaluate_show(model, history, datasets, table)
-    assert isinstance(shown, pd.DataFrame) and shown.loc["tiny", "weight_number"] == 28 * 28 * 10 + 10
-    assert shown.loc["tiny", "train_time"] == 1.5 and shown.loc["tiny", "epochs"] == 1
+    assert isinstance(shown, pd.DataFrame) and shown.loc["tiny", "weights"] == "7,850"  # 28 * 28 * 10 + 10
+    assert shown.loc["tiny", "training time"] == "2 s" and shown.loc["tiny", "epochs"] == "1"
+    assert shown.loc["tiny", "test accuracy"].endswith("%") and shown.loc["tiny", "trained on"].startswith(("CPU", "GPU"))
+    numbers = table.show(formatted=False)
+    assert numbers.loc["tiny", "weight_number"] == 7850 and numbers.loc["tiny", "train_time"] == 1.5
     assert ResultsTable.path_for("mnist").is_file()
     table.add(row("a later model", 0.999))
     assert list(evaluate_show(model, history, datasets, table, show=[]).index) == ["tiny"]
     probs = predict_all([model], x)["tiny"]
     assert probs.shape == (64, 10)
-    assert accuracy(probs, y) == pytest.approx(shown.loc["tiny", "test_accuracy"], abs=1e-4)
+    assert accuracy(probs, y) == pytest.approx(numbers.loc["tiny", "test_accuracy"], abs=1e-4)
 
 
 def test_evaluate_show_without_validation_data(isolated_outputs):
@@ -129,8 +132,9 @@ def test_evaluate_show_without_validation_data(isolated_outputs):
     history = model.fit(datasets["train"], epochs=1, verbose=0, shuffle=False)
     run = Run("all_data", "mnist", history.history, train_time=1.0, best_epoch=1, record={})
     shown = evaluate_show(model, run, datasets, ResultsTable("mnist"))
-    assert pd.isna(shown.loc["all_data", "val_accuracy"])  # no validation: left empty, not made up
-    assert 0 <= shown.loc["all_data", "test_accuracy"] <= 1 and 0 <= shown.loc["all_data", "train_accuracy"] <= 1
+    assert shown.loc["all_data", "validation accuracy"] == "–"  # no validation: left empty, not made up
+    numbers = ResultsTable.load("mnist").show(formatted=False)
+    assert 0 <= numbers.loc["all_data", "test_accuracy"] <= 1 and 0 <= numbers.loc["all_data", "train_accuracy"] <= 1
 
 
 def test_mirrored_predictions_average_both_sides():

@@ -55,3 +55,34 @@ def test_the_readers_run_of_a_series_notebook_keeps_its_outputs_in_place(tmp_pat
     assert executed.cells[0].outputs[0]["text"] == "my_runs\n"  # the kernel found the copy's folder
     assert "execution" not in executed.cells[0].metadata  # no timestamps: a rerun differs only where outputs do
     assert not (series / "my_runs" / "notebooks").exists()
+
+
+def test_refresh_replaces_figures_only_when_no_run_changes(tmp_path, monkeypatch, data_dir):
+    monkeypatch.delenv("MNIST_OUTPUT_DIR")
+    monkeypatch.setenv("MNIST_DATA_DIR", str(data_dir))
+    series = tmp_path / "series"
+    (series / "checkpoints").mkdir(parents=True)
+    (series / "images" / "00_tiny").mkdir(parents=True)
+    (series / "images" / "00_tiny" / "figure.png").write_bytes(b"old")
+    (series / "notebooks").mkdir()
+    notebook = series / "notebooks" / "00_tiny.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import mnist_utils as mu, matplotlib.pyplot as plt\nmu.save_fig('figure', '00_tiny', plt.figure())")]
+    nbformat.write(nb, notebook)
+    spec = importlib.util.spec_from_file_location("run_series", PROJECT / "run_series.py")
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    assert runner.main(["--refresh", str(notebook)]) == 0
+    assert (series / "images" / "00_tiny" / "figure.png").read_bytes()[:4] == b"\x89PNG"  # the new figure
+    assert not (series / "my_runs").exists()
+    # A notebook whose run is not committed would train: nothing is refreshed.
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import keras\nm = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])\n"
+        "m.compile('adam', 'sparse_categorical_crossentropy', metrics=['accuracy'])\n"
+        "(x, y), _ = mu.load_data('mnist')\nd = mu.make_dataset(x[:64], y[:64])\n"
+        "mu.train(m, d, d, epochs=1, verbose=False)"))
+    nbformat.write(nb, notebook)
+    (series / "images" / "00_tiny" / "figure.png").write_bytes(b"old")
+    assert runner.main(["--refresh", str(notebook)]) == 1
+    assert (series / "images" / "00_tiny" / "figure.png").read_bytes() == b"old"
