@@ -196,7 +196,28 @@ def load_from_dir(name: str, data_dir: str | Path, verify: bool = True) -> Array
     return validate(result, name)
 
 
-def _load_with_keras(name: str) -> Arrays:
+def idx_checksum(array: np.ndarray) -> str:
+    """SHA-256 of the IDX file that holds ``array`` (uint8 images (N, 28, 28) or labels (N,)): the
+    checksum of the published, decompressed file it was read from."""
+    header = struct.pack(">IIII", IMAGE_MAGIC, *array.shape) if array.ndim == 3 else struct.pack(">II", LABEL_MAGIC, len(array))
+    return hashlib.sha256(header + np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def verify_arrays(arrays: Arrays, name: str) -> Arrays:
+    """Check arrays (from any source) against the published files' checksums; return them unchanged."""
+    (x_train, y_train), (x_test, y_test) = arrays
+    for key, array in (("x_train", x_train), ("y_train", y_train), ("x_test", x_test), ("y_test", y_test)):
+        digest = idx_checksum(array)
+        if digest != CHECKSUMS[name][key]:
+            raise DataError(
+                f"{name} {key} from the Keras cache does not match the published {IDX_FILES[key]} (SHA-256 "
+                f"{digest[:12]}..., expected {CHECKSUMS[name][key][:12]}...). Delete the file in ~/.keras/datasets "
+                "to download it again, or pass verify=False to accept a non-standard copy."
+            )
+    return arrays
+
+
+def _load_with_keras(name: str, verify: bool = True) -> Arrays:
     """Keras' own loader: its cache (``~/.keras/datasets``) first, then the download."""
     import keras
 
@@ -209,20 +230,22 @@ def _load_with_keras(name: str) -> Arrays:
             f"Offline, give a local copy of the four IDX files: load_data({name!r}, data_dir=...) "
             f"or set {config.DATA_DIR_ENV}=/path/to/folder."
         ) from exc
-    return validate(arrays, name)
+    arrays = validate(arrays, name)
+    return verify_arrays(arrays, name) if verify else arrays
 
 
 def load_data(name: str = "mnist", data_dir: str | Path | None = None, verify: bool = True) -> Arrays:
     """Return ``(x_train, y_train), (x_test, y_test)`` as uint8 arrays, like ``keras.datasets``.
 
     Sources, in order: ``data_dir``, the ``MNIST_DATA_DIR`` variable, the Keras cache,
-    the Keras download. ``verify`` checks the files against the published checksums.
+    the Keras download. ``verify`` checks what was read, from any source, against the published
+    files' SHA-256 checksums.
     """
     name = _check_name(name)
     local = Path(data_dir) if data_dir is not None else config.data_dir_from_env()
     if local is not None:
         return load_from_dir(name, local, verify=verify)
-    return _load_with_keras(name)
+    return _load_with_keras(name, verify=verify)
 
 
 def split_train_val(

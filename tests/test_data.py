@@ -165,14 +165,21 @@ def test_offline_without_local_copy_says_how_to_give_one(monkeypatch):
         load_data("mnist")
 
 
-def test_keras_cache_is_used_and_validated(monkeypatch):
+def test_keras_cache_is_used_and_validated(monkeypatch, data_dir):
     import keras
 
+    real = load_data("fashion_mnist", data_dir)
+    monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", lambda: real)
+    assert load_data("fashion_mnist")[0][0].shape == (60000, 28, 28)  # the published files: they pass
+    altered = ((real[0][0], real[0][1]), (real[1][0].copy(), real[1][1]))
+    altered[1][0][0, 0, 0] = 1  # one pixel of one test image
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", lambda: altered)
+    with pytest.raises(DataError, match="x_test from the Keras cache does not match the published t10k-images"):
+        load_data("fashion_mnist")
+    assert load_data("fashion_mnist", verify=False)[1][0][0, 0, 0] == 1
     good = ((np.zeros((60000, 28, 28), np.uint8), np.zeros(60000, np.uint8)),
             (np.zeros((10000, 28, 28), np.uint8), np.zeros(10000, np.uint8)))
-    monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
-    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", lambda: good)
-    assert load_data("fashion_mnist")[0][0].shape == (60000, 28, 28)
     bad = ((good[0][0][:100], good[0][1][:100]), good[1])
     monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", lambda: bad)
     with pytest.raises(DataError, match=r"x_train: shape \(100, 28, 28\)"):
