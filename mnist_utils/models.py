@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from typing import Callable
 
@@ -189,8 +190,16 @@ def get_weight_num(model: keras.Model) -> int:
 
 
 def show_summary(model: keras.Model) -> None:
-    """``model.summary()`` as plain text (no terminal colour codes in notebook outputs)."""
-    model.summary(print_fn=lambda text, **_: print(text))
+    """``model.summary()`` as plain text (no terminal colour codes, and no empty display that Keras'
+    rich console leaves in a notebook)."""
+    lines: list[str] = []
+    try:
+        from IPython.utils.capture import capture_output
+    except ImportError:  # not under IPython: nothing to swallow
+        capture_output = contextlib.nullcontext
+    with capture_output():
+        model.summary(print_fn=lambda text, **_: lines.append(text))
+    print("\n".join(lines))
 
 
 def show_source(builder: Callable[..., keras.Model]) -> None:
