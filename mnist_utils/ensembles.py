@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
 
+import keras
 import numpy as np
 
 from . import config
 from .data import dataset_key
+from .evaluation import predict_probs, predict_probs_mirrored
 from .runs import Run, display_path, run_folder
 
 ENSEMBLE_FILE = "ensemble.json"
@@ -17,11 +19,13 @@ ENSEMBLE_FILE = "ensemble.json"
 
 @dataclass
 class Ensemble:
-    """An ensemble's name, dataset and members (the names of its runs)."""
+    """An ensemble's name, dataset and members (the names of its runs); the members in ``mirrored``
+    are asked twice, about each image and its mirror image, and their two answers averaged."""
 
     name: str
     dataset: str
     members: list[str]
+    mirrored: list[str] = field(default_factory=list)
 
     def probs(self, member_probs: Mapping[str, np.ndarray]) -> np.ndarray:
         """The average of the members' class probabilities, from ``{run name: probabilities}``."""
@@ -31,12 +35,29 @@ class Ensemble:
                              "e.g. with predict_all([...], images).")
         return np.mean([member_probs[name] for name in self.members], axis=0)
 
+    def predict(self, models: Iterable[keras.Model], images: np.ndarray) -> np.ndarray:
+        """The ensemble's class probabilities for ``images``, from its members' models (with their best
+        weights; a model per member, matched by name), each asked as the ensemble says."""
+        by_name = {model.name: model for model in models}
+        missing = [name for name in self.members if name not in by_name]
+        if missing:
+            raise ValueError(f"No models for the members {missing} of {self.name!r}: load them first, e.g. with "
+                             "load_best_checkpoint.")
+        return self.probs({name: (predict_probs_mirrored if name in self.mirrored else predict_probs)(by_name[name], images)
+                           for name in self.members})
 
-def save_ensemble(name: str, members: Sequence[Run], dataset: str = "mnist") -> Ensemble:
-    """Save the ensemble of these runs (what ``train`` returned) as ``checkpoints/<dataset>/<name>/ensemble.json``."""
-    if not members or not all(isinstance(run, Run) for run in members):
+
+def save_ensemble(name: str, members: Sequence[Run], dataset: str = "mnist",
+                  mirrored: Sequence[Run] = ()) -> Ensemble:
+    """Save the ensemble of these runs (what ``train`` returned) as ``checkpoints/<dataset>/<name>/ensemble.json``;
+    the members also in ``mirrored`` are asked about each image and its mirror image."""
+    if not members or not all(isinstance(run, Run) for run in [*members, *mirrored]):
         raise ValueError(f"An ensemble takes one or more runs that train() returned; got {list(members)!r}.")
-    ensemble = Ensemble(name, dataset_key(dataset), [run.name for run in members])
+    names = [run.name for run in members]
+    strays = [run.name for run in mirrored if run.name not in names]
+    if strays:
+        raise ValueError(f"The mirrored runs {strays} are not members of {name!r} ({names}).")
+    ensemble = Ensemble(name, dataset_key(dataset), names, [run.name for run in mirrored])
     try:
         if load_ensemble(name, dataset) == ensemble:
             return ensemble  # saved already (e.g. the committed one, in the reader's mode): nothing to write
@@ -44,7 +65,8 @@ def save_ensemble(name: str, members: Sequence[Run], dataset: str = "mnist") -> 
         pass
     folder = run_folder(name, dataset)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / ENSEMBLE_FILE).write_text(json.dumps({"members": ensemble.members}, indent=1) + "\n")
+    saved = {"members": ensemble.members} | ({"mirrored": ensemble.mirrored} if ensemble.mirrored else {})
+    (folder / ENSEMBLE_FILE).write_text(json.dumps(saved, indent=1) + "\n")
     return ensemble
 
 
@@ -54,10 +76,11 @@ def load_ensemble(name: str, dataset: str = "mnist") -> Ensemble:
     for path in looked:
         if path.is_file():
             try:
-                members = json.loads(path.read_text())["members"]
-            except (ValueError, KeyError, TypeError) as exc:
+                saved = json.loads(path.read_text())
+                members, mirrored = list(saved["members"]), list(saved.get("mirrored", []))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise ValueError(f"{display_path(path)} is damaged ({exc!r}): restore it with git, or run the "
                                  "notebook that saves it again.") from exc
-            return Ensemble(name, dataset_key(dataset), list(members))
+            return Ensemble(name, dataset_key(dataset), members, mirrored)
     raise FileNotFoundError(f"No ensemble {name!r} on {dataset}: looked for "
                             f"{', '.join(display_path(p) for p in looked)}. Run the notebook that saves it first.")

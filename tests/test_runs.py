@@ -3,6 +3,7 @@ only to my_runs/, retraining rewrites the committed run, smoke keeps to .smoke/.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -232,6 +233,23 @@ def test_ensembles_are_lists_of_runs(small, monkeypatch, isolated_outputs):
         mu.save_ensemble("bad", ["tiny"], "mnist")
     with pytest.raises(FileNotFoundError, match="No ensemble 'nothing' on mnist: looked for"):
         mu.load_ensemble("nothing", "mnist")
+
+
+def test_an_ensemble_can_ask_members_about_mirror_images(small, monkeypatch, isolated_outputs):
+    model, run = fit(small, monkeypatch, "retrain", seed=0)
+    ensemble = mu.save_ensemble("mirrored", [run], "mnist", mirrored=[run])
+    assert json.loads((isolated_outputs / "checkpoints" / "mnist" / "mirrored" / "ensemble.json").read_text()) == \
+        {"members": ["tiny"], "mirrored": ["tiny"]}
+    assert mu.load_ensemble("mirrored", "mnist") == ensemble and ensemble.mirrored == ["tiny"]
+    images = small[1][0][:5]
+    np.testing.assert_allclose(ensemble.predict([model], images), mu.predict_probs_mirrored(model, images), atol=1e-6)
+    plain = mu.save_ensemble("plain", [run], "mnist")
+    np.testing.assert_allclose(plain.predict([model], images), mu.predict_probs(model, images), atol=1e-6)
+    assert not np.allclose(plain.predict([model], images), ensemble.predict([model], images))
+    with pytest.raises(ValueError, match=r"No models for the members \['tiny'\]"):
+        ensemble.predict([], images)
+    with pytest.raises(ValueError, match=r"The mirrored runs \['other'\] are not members"):
+        mu.save_ensemble("stray", [run], "mnist", mirrored=[dataclasses.replace(run, name="other")])
 
 
 def test_a_finished_run_replaces_the_old_one_in_two_renames(tmp_path):
