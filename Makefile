@@ -4,14 +4,18 @@
 #   make test     install if needed, then run the unit tests, every notebook in smoke mode, and the
 #                 reader's mode on the full data (nbval)
 # and, once installed:
-#   make retrain    train every run again and rewrite the committed runs, figures, tables and notebooks (hours)
+#   make retrain    train every run again and rewrite the committed runs, figures, tables and notebooks (hours;
+#                   RETRAIN=missing: only the runs not committed yet, to split it over several sittings)
 #   make refresh    regenerate the committed figures, tables and notebooks from the committed runs (minutes;
 #                   after a change to a plot or a table: it trains nothing, and refuses if a run would change)
 #   make benchmark  measure training and prediction speed (benchmarks/)
 #   make site       build the series' website into site/ from the committed notebooks (seconds)
+#   make demo       start the drawing demo on http://127.0.0.1:7860 (notebook 07; installs its extra)
 # MNIST_DATA_DIR=/path/to/data points all of them at a local copy of the datasets (no download).
 
 PYTHON ?= python3
+# make retrain RETRAIN=missing: train only the runs not committed yet (a long retraining in several sittings).
+RETRAIN ?= 1
 VENV := .venv
 BIN := $(VENV)/bin
 
@@ -20,13 +24,18 @@ ifdef MNIST_DATA_DIR
 export MNIST_DATA_DIR := $(abspath $(MNIST_DATA_DIR))
 endif
 
-.PHONY: install series retrain refresh test benchmark site
+.PHONY: install series retrain refresh test benchmark site demo
 
 install: $(VENV)/.installed
 
 # The website's optional extra.
 $(VENV)/.site-installed: $(VENV)/.installed requirements-site.txt
 	$(BIN)/python -m pip install --quiet -r requirements-site.txt -c requirements.txt
+	touch $@
+
+# The drawing demo's optional extra.
+$(VENV)/.demo-installed: $(VENV)/.installed requirements-demo.txt
+	$(BIN)/python -m pip install --quiet -r requirements-demo.txt -c requirements.txt
 	touch $@
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -42,7 +51,7 @@ series: install
 # Trains and rewrites the committed runs, then runs the series once more in the reader's mode, so
 # that the committed notebooks show what a reader's run shows.
 retrain: install
-	MNIST_RETRAIN=1 $(BIN)/python run_series.py $(NOTEBOOKS)
+	MNIST_RETRAIN=$(RETRAIN) $(BIN)/python run_series.py $(NOTEBOOKS)
 	$(BIN)/python run_series.py $(NOTEBOOKS)
 
 refresh: install
@@ -55,5 +64,8 @@ site: $(VENV)/.site-installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --quiet
 	@echo "The website is in site/: open site/index.html (for search: $(BIN)/python -m http.server -d site)"
 
-test: install $(VENV)/.site-installed
+demo: $(VENV)/.demo-installed
+	GRADIO_ANALYTICS_ENABLED=False $(BIN)/python demo/app.py
+
+test: install $(VENV)/.site-installed $(VENV)/.demo-installed
 	MNIST_SMOKE=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks

@@ -7,28 +7,13 @@ The post's helpers keep their names: ``train``, ``plot_history``, ``evaluate_sho
 
 import os
 
+from .quiet import quiet_stderr  # before TensorFlow, whose start-up it mutes
 
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with the OS-level stderr muted.
-
-    Its C++ start-up banners (oneDNN, CPU features, CUDA probing) are written before its
-    logging is set up, so TF_CPP_MIN_LOG_LEVEL cannot hide them, and Jupyter would copy
-    them into every notebook. Python errors still surface once stderr is restored.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # later C++ info and warnings
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-_import_tensorflow_quietly()
-
-import tensorflow as _tf  # noqa: E402
+# TensorFlow's C++ start-up banners (oneDNN, CPU features, CUDA probing) are written before its
+# logging is set up, so TF_CPP_MIN_LOG_LEVEL cannot hide them; later C++ info and warnings it can.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+with quiet_stderr():
+    import tensorflow as _tf  # noqa: E402
 
 # Retracing notices and similar Python-side warnings are noise for a reader of the notebooks.
 _tf.get_logger().setLevel("ERROR")
@@ -43,20 +28,25 @@ from .evaluation import (  # noqa: E402
 )
 from .gpu import GpuConfigError, limit_gpu_memory, use_cpu_threads  # noqa: E402
 from .models import (  # noqa: E402
-    AUGMENTATIONS, FAST_BATCH_SIZE, FAST_EPOCHS, augmentation_layers, compile_model, get_custom_cnn, get_fast_cnn, get_lenet, get_mlp,
-    get_weight_num, show_source, show_summary,
+    AUGMENTATIONS, FAST_BATCH_SIZE, FAST_EPOCHS, augmentation_layers, compile_model, conv_block, one_cycle, get_custom_cnn, get_fast_cnn, get_lenet, get_mlp,
+    get_weight_num, show_summary,
 )
 from .plots import (  # noqa: E402
     plot_confusion_matrix, plot_history, plot_predicted_sample, save_fig, show_images,
 )
+from .export import (  # noqa: E402
+    artifact_size, export_folder, export_litert, export_saved_model, load_litert, load_saved_model,
+)
 from .prepare import prepare_image  # noqa: E402
+from .source import show_source  # noqa: E402
 from .runs import Run, hardware, read_run, run_folder  # noqa: E402
 from .training import (  # noqa: E402
     SplitBatchModel, TaskTime, checkpoint_path, load_best_checkpoint, split_batch, train,
 )
 
 __all__ = [
-    "compile_model", "Ensemble", "format_columns", "load_ensemble", "mode", "prepare_image", "read_run", "Run", "run_folder", "save_ensemble",
+    "artifact_size", "export_folder", "quiet_stderr", "export_litert", "export_saved_model", "load_litert", "load_saved_model",
+    "compile_model", "conv_block", "one_cycle", "Ensemble", "format_columns", "load_ensemble", "mode", "prepare_image", "read_run", "Run", "run_folder", "save_ensemble",
     "accuracy", "AUGMENTATIONS", "augmentation_layers", "checkpoint_path", "CLASS_NAMES", "DataError", "evaluate_model",
     "evaluate_show", "FAST_BATCH_SIZE", "FAST_EPOCHS", "get_custom_cnn", "get_fast_cnn", "get_lenet", "get_mlp",
     "get_weight_num", "GpuConfigError", "hardware", "is_smoke", "limit_gpu_memory",

@@ -3,7 +3,7 @@
 | environment variable | meaning | default |
 | --- | --- | --- |
 | ``MNIST_DATA_DIR``   | folder with local IDX copies of the datasets | none: Keras cache, then download |
-| ``MNIST_RETRAIN``    | ``1``: train every run again and rewrite the committed runs, figures and results | off |
+| ``MNIST_RETRAIN``    | ``1``: train every run again and rewrite the committed runs, figures and results; ``missing``: the same, but a committed run that matches its recipe is loaded | off |
 | ``MNIST_SMOKE``      | ``1``: cut data and epochs so everything runs in seconds (tests, CI) | off |
 | ``MNIST_OUTPUT_DIR`` | the series' folder, holding the committed ``checkpoints/``, ``images/``, ``results/`` | found from the working directory |
 | ``MNIST_MY_RUNS_DIR`` | where the reader's mode writes | ``my_runs/`` of the series' folder |
@@ -15,6 +15,8 @@ Three modes, one switch each:
   recipes) goes to the git-ignored ``my_runs/`` of the series' folder, so the committed files
   are only read;
 - **retrain** (``MNIST_RETRAIN=1``): every run is trained and written over the committed one;
+  ``MNIST_RETRAIN=missing`` trains only the runs with no matching committed run (a long retraining
+  split over several sittings: what the first one finished is loaded by the next);
 - **smoke** (``MNIST_SMOKE=1``): cut data and epochs, always training, everything under ``.smoke/``.
 """
 
@@ -46,16 +48,30 @@ def _flag(name: str) -> bool:
         return False
     if value in {"1", "true", "yes", "on"}:
         return True
-    raise ValueError(f"{name}={value!r} is not understood: set it to 1 (on) or 0 (off).")
+    extra = f", or {RETRAIN_MISSING} (train only the runs not committed yet)" if name == RETRAIN_ENV else ""
+    raise ValueError(f"{name}={value!r} is not understood: set it to 1 (on) or 0 (off){extra}.")
+
+
+RETRAIN_MISSING = "missing"
+
+
+def _retrain_value() -> str:
+    return os.environ.get(RETRAIN_ENV, "").strip().lower()
 
 
 def mode() -> str:
     """The run's mode: ``"reader"`` (default), ``"retrain"`` or ``"smoke"``."""
-    smoke, retrain = _flag(SMOKE_ENV), _flag(RETRAIN_ENV)
+    smoke = _flag(SMOKE_ENV)
+    retrain = _retrain_value() == RETRAIN_MISSING or _flag(RETRAIN_ENV)
     if smoke and retrain:
         raise ValueError(f"{SMOKE_ENV} and {RETRAIN_ENV} are both on, but a smoke run never rewrites the "
                          "committed runs: set only one of them.")
     return SMOKE if smoke else RETRAIN if retrain else READER
+
+
+def retrains_matching_runs() -> bool:
+    """False when ``MNIST_RETRAIN=missing`` asks to keep the committed runs that match their recipe."""
+    return _retrain_value() != RETRAIN_MISSING
 
 
 def is_smoke() -> bool:

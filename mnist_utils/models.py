@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
-from typing import Callable
 
 import keras
 import numpy as np
@@ -128,7 +126,8 @@ def augmentation_layers(kind: str) -> list[keras.layers.Layer]:
     raise ValueError(f"Unknown augmentation {kind!r}: use one of {AUGMENTATIONS}, or None for no augmentation.")
 
 
-def _conv_block(x, filters: int, kernel: int, batch_norm: bool, strides: int = 1, padding: str = "valid"):
+def conv_block(x, filters: int, kernel: int, batch_norm: bool, strides: int = 1, padding: str = "valid"):
+    """A convolution, batch normalization (if ``batch_norm``) and ReLU, applied to ``x``."""
     # With batch norm right after it, a convolution's bias is redundant.
     x = layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=not batch_norm)(x)
     if batch_norm:
@@ -163,10 +162,10 @@ def get_custom_cnn(
     for layer in augmentation_layers(augment) if augment else []:
         x = layer(x)
     for filters in (width, 2 * width):
-        x = _conv_block(x, filters, 3, batch_norm)
-        x = _conv_block(x, filters, 3, batch_norm)
+        x = conv_block(x, filters, 3, batch_norm)
+        x = conv_block(x, filters, 3, batch_norm)
         if strided:
-            x = _conv_block(x, filters, 5, batch_norm, strides=2, padding="same")
+            x = conv_block(x, filters, 5, batch_norm, strides=2, padding="same")
         else:
             x = layers.MaxPooling2D(2)(x)
         if dropout:
@@ -200,8 +199,3 @@ def show_summary(model: keras.Model) -> None:
     with capture_output():
         model.summary(print_fn=lambda text, **_: lines.append(text))
     print("\n".join(lines))
-
-
-def show_source(builder: Callable[..., keras.Model]) -> None:
-    """Print a builder's source, so a notebook shows the layers that the package defines."""
-    print(inspect.getsource(builder))

@@ -183,9 +183,10 @@ def train(
     ``callbacks``. The run is saved in ``checkpoints/<dataset>/<model name>/`` (see ``runs``);
     ``checkpoint=False`` saves nothing (a quick experiment, trained every time).
 
-    In the reader's mode (the default), a saved run of the same name whose recipe matches this one
-    is loaded instead of trained: its weights go into ``model`` and its epoch log is printed. A
-    recipe that differs is trained, and its files go to ``my_runs/``. Either way ``model`` ends
+    In the reader's mode (the default), and with ``MNIST_RETRAIN=missing``, a saved run of the same
+    name whose recipe matches this one is loaded instead of trained: its weights go into ``model``
+    and its epoch log is printed. A recipe that differs is trained, and its files go to ``my_runs/``
+    (with ``MNIST_RETRAIN=missing``: over the committed run). Either way ``model`` ends
     with the run's best weights, and the returned ``Run`` carries its history and record.
 
     With ``val_dataset=None`` (the last step, once the recipe and its epochs were chosen on
@@ -205,7 +206,8 @@ def train(
                 "extra_callbacks": [type(callback).__name__ for callback in extra]}
     folder = runs.run_folder(model.name, dataset) if checkpoint else None
     described_data = True
-    if checkpoint and config.mode() == config.READER:
+    resuming = config.mode() == config.RETRAIN and not config.retrains_matching_runs()
+    if checkpoint and (config.mode() == config.READER or resuming):
         recipe = runs.describe_recipe(model, epochs, settings, runs.describe_data(train_dataset, val_dataset))
         saved = runs.saved_runs(model.name, dataset)
         for run in saved:
@@ -222,7 +224,7 @@ def train(
                       f"({'; '.join(runs.differences(saved[-1].record['recipe'], recipe))})" if saved
                       else f"no run of {model.name!r} is saved")
             print(f"Training, as {reason}: the run goes to {display_path(folder)}/.")
-        if folder.exists():
+        if folder.exists() and not resuming:  # retraining replaces the committed run once it is done
             print(f"Your earlier run of {model.name!r} moved to {display_path(runs.set_aside(folder))}/.")
     else:  # described before training (the initial weights), its data after (reading it reshuffles)
         recipe = runs.describe_recipe(model, epochs, settings, {})

@@ -38,7 +38,7 @@ def pipelines(small, seed: int = 0, train_count: int = 1200):
 
 def fit(small, monkeypatch, mode: str, width: int = 16, epochs: int = 2, seed: int = 0, train_count: int = 1200):
     """Build the tiny model with ``seed`` and train it in ``mode``."""
-    monkeypatch.setenv("MNIST_RETRAIN", "1" if mode == "retrain" else "0")
+    monkeypatch.setenv("MNIST_RETRAIN", {"retrain": "1", "missing": "missing"}.get(mode, "0"))
     monkeypatch.setenv("MNIST_SMOKE", "1" if mode == "smoke" else "0")
     keras.utils.set_random_seed(seed)
     model = tiny_model(width)
@@ -149,6 +149,17 @@ def test_retraining_rewrites_and_smoke_keeps_apart(small, monkeypatch, isolated_
     assert not smoke.loaded and smoke.folder == isolated_outputs / ".smoke" / "checkpoints" / "mnist" / "tiny"
 
 
+def test_retraining_only_the_missing_runs_keeps_those_that_match(small, monkeypatch, isolated_outputs, capsys):
+    _, first = fit(small, monkeypatch, "retrain")
+    weights = first.checkpoint_path.read_bytes()
+    _, kept = fit(small, monkeypatch, "missing")  # a long retraining's second sitting: this one was done
+    assert kept.loaded and kept.folder == first.folder and first.checkpoint_path.read_bytes() == weights
+    assert "Loaded the committed run" in capsys.readouterr().out
+    _, changed = fit(small, monkeypatch, "missing", epochs=3)  # not done yet: trained over the committed run
+    assert not changed.loaded and changed.folder == first.folder and changed.epochs == 3
+    assert not list(first.folder.parent.glob("tiny@*")) and not (isolated_outputs / "my_runs").exists()
+
+
 @pytest.mark.parametrize("damage", ["record", "weights"])
 def test_a_damaged_run_says_what_to_do(damage, small, monkeypatch, isolated_outputs):
     _, run = fit(small, monkeypatch, "retrain")
@@ -168,8 +179,11 @@ def test_the_mode_is_one_switch(monkeypatch):
     with pytest.raises(ValueError, match="both on"):
         config.mode()
     monkeypatch.setenv("MNIST_RETRAIN", "maybe")
-    with pytest.raises(ValueError, match="MNIST_RETRAIN='maybe' is not understood"):
+    with pytest.raises(ValueError, match="MNIST_RETRAIN='maybe' is not understood: .* or missing"):
         config.mode()
+    monkeypatch.setenv("MNIST_SMOKE", "0")
+    monkeypatch.setenv("MNIST_RETRAIN", "missing")
+    assert config.mode() == "retrain" and not config.retrains_matching_runs()
 
 
 def test_the_series_folder_is_found_from_a_notebooks_folder(tmp_path, monkeypatch):

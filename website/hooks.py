@@ -32,7 +32,9 @@ def on_files(files: Files, config) -> Files:
 
 
 def on_page_content(html: str, page, config, files) -> str:
-    """Links between notebooks (``02_mlp.ipynb``, which work on the code host) point at their pages."""
+    """Links between notebooks (``02_mlp.ipynb``, which work on the code host) point at their pages, and
+    pictures in their text (``../images/...``) at the site's copy."""
     if not page.file.src_path.endswith(".ipynb"):
         return html
-    return re.sub(r'href="(\d\d_\w+)\.ipynb(#[^"]*)?"', lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', html)
+    html = re.sub(r'href="(\d\d_\w+)\.ipynb(#[^"]*)?"', lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', html)
+    return html.replace('src="../images/', 'src="images/')  # a picture in a notebook's text: the site's copy

@@ -1,0 +1,86 @@
+"""Code shown in a notebook complete enough to copy into a fresh notebook and run."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from types import ModuleType
+from typing import Callable
+
+PACKAGE = __package__  # "mnist_utils"
+
+
+def show_source(*functions: Callable) -> None:
+    """Print the source of ``functions`` as code that runs on its own: first the imports and constants
+    they use, then the series' own helpers they call (each once, before its first use), then the
+    functions themselves."""
+    print(complete_source(*functions))
+
+
+def complete_source(*functions: Callable) -> str:
+    """The text that ``show_source`` prints."""
+    imports: dict[str, None] = {}
+    constants: dict[str, None] = {}
+    ordered: list[Callable] = []
+
+    def visit(function: Callable) -> None:
+        function = inspect.unwrap(function)
+        if function in ordered:
+            return
+        module = inspect.getmodule(function)
+        bindings = _module_bindings(module)
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+        for name in _names_used(tree):
+            value = getattr(module, name, None)
+            if inspect.isfunction(inspect.unwrap(value)) if callable(value) else False:
+                if getattr(inspect.unwrap(value), "__module__", "").startswith(PACKAGE) and name not in (
+                        "show_source", function.__name__):
+                    visit(value)
+                    continue
+            kind, text = bindings.get(name, (None, None))
+            if kind == "import":
+                imports[text] = None
+            elif kind == "constant":
+                for used in _names_used(ast.parse(text)):  # what a constant itself needs
+                    if bindings.get(used, (None,))[0] == "import":
+                        imports[bindings[used][1]] = None
+                constants[text] = None
+        ordered.append(function)
+
+    for function in functions:
+        visit(function)
+    header = sorted(imports, key=lambda line: (line.startswith("from"), line))
+    parts = ["\n".join(header), "\n".join(constants)] + [inspect.getsource(f).rstrip() for f in ordered]
+    return "\n\n\n".join(part for part in parts if part) + "\n"
+
+
+def _names_used(tree: ast.AST) -> list[str]:
+    """Every name that ``tree`` reads, in order of first use."""
+    return list(dict.fromkeys(node.id for node in ast.walk(tree) if isinstance(node, ast.Name)))
+
+
+def _module_bindings(module: ModuleType) -> dict[str, tuple[str, str]]:
+    """Name -> ("import", the import line that binds it) or ("constant", its assignment), for the
+    top level of ``module``. Imports within the package are written as absolute imports."""
+    source = inspect.getsource(module)
+    bindings: dict[str, tuple[str, str]] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                line = f"import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")
+                bindings[alias.asname or alias.name.split(".")[0]] = ("import", line)
+        elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
+            origin = node.module or ""
+            if node.level:  # from .data import x -> from mnist_utils.data import x
+                origin = ".".join(part for part in (PACKAGE, origin) if part)
+            for alias in node.names:
+                line = f"from {origin} import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")
+                bindings[alias.asname or alias.name] = ("import", line)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for name in target.elts if isinstance(target, ast.Tuple) else [target]:  # A, B = 1, 2
+                    if isinstance(name, ast.Name):
+                        bindings[name.id] = ("constant", ast.get_source_segment(source, node))
+    return bindings
