@@ -1,7 +1,7 @@
 """Draw a digit and watch the series' MNIST model read it: a small web app (``make demo``).
 
-It runs the LiteRT file of notebook 04's custom CNN, exported as notebook 07 does (and exported here
-first if it is missing), with TensorFlow's interpreter. Each drawing is prepared the way MNIST's
+It runs the LiteRT file of notebook 04's custom CNN, exported at start as notebook 07 does, with
+TensorFlow's interpreter. Each drawing is prepared the way MNIST's
 digits were (``mu.prepare_image``), and the app shows the 28x28 image the model gets.
 """
 
@@ -21,13 +21,11 @@ VIEW_SCALE = 8  # the 28x28 image the model gets, shown at 224x224
 
 
 def model_file() -> Path:
-    """The exported MNIST model, written first if this mode's export folder has none."""
+    """The MNIST model exported afresh from its current best weights (seconds), so that the app
+    never runs a stale export."""
     path = mu.export_folder() / "mnist.tflite"
-    if not path.is_file():
-        print(f"Exporting notebook 04's custom CNN to {path} (once) ...")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        mu.export_litert(mu.load_best_checkpoint(mu.get_custom_cnn(name="custom_cnn"), dataset="mnist"), path)
-    return path
+    print(f"Exporting notebook 04's custom CNN to {path} ...")
+    return mu.export_litert(mu.load_best_checkpoint(mu.get_custom_cnn(name="custom_cnn"), dataset="mnist"), path)
 
 
 def classifier(predict: Callable[[np.ndarray], np.ndarray]) -> Callable[[object], tuple[Probabilities, np.ndarray | None]]:

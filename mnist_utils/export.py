@@ -3,6 +3,7 @@ read back with TensorFlow alone, without the model's Keras code."""
 
 from __future__ import annotations
 
+import threading
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -19,9 +20,11 @@ INPUT_SPEC = keras.InputSpec(shape=(None, 28, 28, 1), dtype="float32")
 
 
 def export_folder() -> Path:
-    """Where this mode writes exported models: ``exports/`` of its output folder (``my_runs/exports/``
-    in the reader's mode)."""
-    return config.output_dir() / "exports"
+    """Where this mode writes exported models, created if missing: ``exports/`` of its output folder
+    (``my_runs/exports/`` in the reader's mode)."""
+    folder = config.output_dir() / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def export_saved_model(model: keras.Model, path: str | Path) -> Path:
@@ -31,6 +34,7 @@ def export_saved_model(model: keras.Model, path: str | Path) -> Path:
     augmentation layers are on by default: the exported model would rotate, zoom and shift every
     image it is asked about. So the endpoint says ``training=False`` itself.
     """
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(name="serve", fn=lambda images: model(images, training=False), input_signature=[INPUT_SPEC])
@@ -43,6 +47,7 @@ def export_litert(model: keras.Model, path: str | Path, quantize: bool = False) 
     TensorFlow backend it runs TensorFlow's converter on the model with ``training=False``).
     ``quantize``: store the weights as 8-bit integers (dynamic-range quantization)."""
     options = {"optimizations": [tf.lite.Optimize.DEFAULT]} if quantize else {}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with quiet_stderr():  # the converter's C++ log lines would land in the notebook
         model.export(str(path), format="litert", verbose=False, **options)
     return Path(path)
@@ -65,8 +70,13 @@ def load_litert(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
         warnings.simplefilter("ignore")
         interpreter = tf.lite.Interpreter(model_path=str(path))
     source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    one_at_a_time = threading.Lock()  # an interpreter is not thread-safe (a web app may call from several)
 
     def predict(batch: np.ndarray) -> np.ndarray:
+        with one_at_a_time:
+            return predict_unlocked(batch)
+
+    def predict_unlocked(batch: np.ndarray) -> np.ndarray:
         if tuple(source["shape"]) != batch.shape:  # the file holds one batch size; change it as needed
             interpreter.resize_tensor_input(source["index"], batch.shape)
             with quiet_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."

@@ -243,6 +243,12 @@ def trained_on() -> dict[str, object]:
     }
 
 
+def same_libraries(record: dict) -> bool:
+    """Whether a run was trained with this environment's TensorFlow, Keras and numpy."""
+    here, there = trained_on(), record.get("trained", {})
+    return all(there.get(key) == here[key] for key in ("tensorflow", "keras", "numpy"))
+
+
 def write_record(folder: Path, record: dict) -> None:
     """Write ``run.json``: indented, one layer per line, so a change reads well in a diff."""
     (folder / RECORD_FILE).write_text(json.dumps(record, indent=1) + "\n")

@@ -24,29 +24,35 @@ def complete_source(*functions: Callable) -> str:
     constants: dict[str, None] = {}
     ordered: list[Callable] = []
 
+    visiting: set[Callable] = set()
+
     def visit(function: Callable) -> None:
         function = inspect.unwrap(function)
-        if function in ordered:
+        if function in ordered or function in visiting:  # printed already, or a helper calling back
             return
+        visiting.add(function)
         module = inspect.getmodule(function)
         bindings = _module_bindings(module)
-        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
-        for name in _names_used(tree):
+        needs(_names_used(ast.parse(textwrap.dedent(inspect.getsource(function)))), module, bindings,
+              skip={"show_source", function.__name__})
+        ordered.append(function)
+
+    def needs(names: list[str], module, bindings, skip: set[str]) -> None:
+        """Record what ``names`` (read at the top level of ``module``) need: helpers, imports, constants."""
+        for name in names:
             value = getattr(module, name, None)
-            if inspect.isfunction(inspect.unwrap(value)) if callable(value) else False:
-                if getattr(inspect.unwrap(value), "__module__", "").startswith(PACKAGE) and name not in (
-                        "show_source", function.__name__):
+            helper = inspect.unwrap(value) if callable(value) else None
+            if inspect.isfunction(helper) and helper.__module__.startswith(PACKAGE):
+                if name not in skip:
                     visit(value)
-                    continue
+                continue
             kind, text = bindings.get(name, (None, None))
             if kind == "import":
                 imports[text] = None
-            elif kind == "constant":
-                for used in _names_used(ast.parse(text)):  # what a constant itself needs
-                    if bindings.get(used, (None,))[0] == "import":
-                        imports[bindings[used][1]] = None
-                constants[text] = None
-        ordered.append(function)
+            elif kind == "constant" and text not in constants:
+                constants[text] = None  # placed before what it needs is resolved: moved after it below
+                needs(_names_used(ast.parse(text)), module, bindings, skip={name})
+                constants[text] = constants.pop(text)  # after the constants it uses
 
     for function in functions:
         visit(function)

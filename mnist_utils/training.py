@@ -162,6 +162,15 @@ def _load_weights(model: keras.Model, path: Path) -> None:
         )
 
 
+def _may_match(saved: list[runs.Run], model: keras.Model, epochs: int, settings: dict) -> bool:
+    """Whether a saved run matches this recipe but for its data. Describing the data reads the
+    pipeline, which moves its shuffling on; a run to be retrained is trained without that read, so
+    that it sees the batches a full retraining gives it."""
+    asked = runs.describe_recipe(model, epochs, settings, {})
+    return any(not runs.differences({key: value for key, value in run.record["recipe"].items() if key in asked}, asked)
+               for run in saved)
+
+
 def train(
     model: keras.Model,
     train_dataset: tf.data.Dataset,
@@ -207,9 +216,11 @@ def train(
     folder = runs.run_folder(model.name, dataset) if checkpoint else None
     described_data = True
     resuming = config.mode() == config.RETRAIN and not config.retrains_matching_runs()
-    if checkpoint and (config.mode() == config.READER or resuming):
+    saved = runs.saved_runs(model.name, dataset) if checkpoint else []
+    if resuming:  # only a run trained with these libraries counts as done
+        saved = [run for run in saved if runs.same_libraries(run.record)]
+    if checkpoint and (config.mode() == config.READER or (resuming and _may_match(saved, model, epochs, settings))):
         recipe = runs.describe_recipe(model, epochs, settings, runs.describe_data(train_dataset, val_dataset))
-        saved = runs.saved_runs(model.name, dataset)
         for run in saved:
             if not runs.differences(run.record["recipe"], recipe):
                 _load_weights(model, run.checkpoint_path)

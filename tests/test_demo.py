@@ -32,26 +32,31 @@ def free_port() -> int:
 def demo_url(tmp_path_factory):
     """The demo, started as `make demo` starts it, exporting its model into a folder of the test's own."""
     port = free_port()
-    env = {**os.environ, "MNIST_MY_RUNS_DIR": str(tmp_path_factory.mktemp("my_runs")), "GRADIO_ANALYTICS_ENABLED": "False"}
-    env.pop("MNIST_SMOKE", None)  # the demo runs the committed model, as a reader's would
-    server = subprocess.Popen([sys.executable, str(ROOT / "demo" / "app.py"), "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"the demo stopped (exit code {server.returncode}):\n{server.stdout.read()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
+    folder = tmp_path_factory.mktemp("demo")
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("MNIST_SMOKE", "MNIST_RETRAIN", "MNIST_OUTPUT_DIR")}  # the reader's mode, as `make demo`
+    env |= {"MNIST_MY_RUNS_DIR": str(folder / "my_runs"), "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = folder / "demo.log"
+    with log.open("w") as output:
+        server = subprocess.Popen([sys.executable, str(ROOT / "demo" / "app.py"), "--port", str(port)], cwd=ROOT,
+                                  env=env, stdout=output, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while url not in log.read_text():  # Gradio's "Running on local URL: ..." line: this server is up
+            if server.poll() is not None:
+                pytest.fail(f"the demo stopped (exit code {server.returncode}):\n{log.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the demo did not start within 120 s:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail("the demo did not listen within 120 s")
-    yield url
-    server.terminate()
-    server.wait(timeout=30)
+        yield url + "/"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def drawing(tmp_path: Path, digit_image: np.ndarray, name: str) -> dict:

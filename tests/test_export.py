@@ -65,3 +65,14 @@ def test_exports_go_to_this_modes_own_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("MNIST_RETRAIN", "0")
     monkeypatch.setenv("MNIST_MY_RUNS_DIR", str(tmp_path))
     assert mu.export_folder() == tmp_path / "exports"
+
+
+def test_the_export_code_notebook_07_shows_runs_on_its_own(trained, tmp_path):
+    model, images = trained
+    shown: dict = {}
+    exec(compile(mu.source.complete_source(mu.export_saved_model, mu.load_saved_model, mu.export_litert,
+                                           mu.load_litert), "<shown>", "exec"), shown)
+    saved = shown["load_saved_model"](shown["export_saved_model"](model, tmp_path / "saved"))
+    litert = shown["load_litert"](shown["export_litert"](model, tmp_path / "model.tflite"))
+    np.testing.assert_allclose(saved(images), mu.predict_probs(model, images), atol=1e-6)
+    np.testing.assert_allclose(litert(images), mu.predict_probs(model, images), atol=1e-5)

@@ -158,6 +158,13 @@ def test_retraining_only_the_missing_runs_keeps_those_that_match(small, monkeypa
     _, changed = fit(small, monkeypatch, "missing", epochs=3)  # not done yet: trained over the committed run
     assert not changed.loaded and changed.folder == first.folder and changed.epochs == 3
     assert not list(first.folder.parent.glob("tiny@*")) and not (isolated_outputs / "my_runs").exists()
+    _, full = fit(small, monkeypatch, "retrain", epochs=3)  # what a full retraining trains: the same batches
+    assert full.history["loss"] == changed.history["loss"]
+    stale = json.loads((first.folder / "run.json").read_text())
+    stale["trained"]["tensorflow"] = "0.0"  # a run of other libraries does not count as done
+    (first.folder / "run.json").write_text(json.dumps(stale))
+    _, redone = fit(small, monkeypatch, "missing", epochs=3)
+    assert not redone.loaded
 
 
 @pytest.mark.parametrize("damage", ["record", "weights"])
