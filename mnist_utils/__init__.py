@@ -29,7 +29,7 @@ from .evaluation import (  # noqa: E402
 from .gpu import GpuConfigError, limit_gpu_memory, use_cpu_threads  # noqa: E402
 from .models import (  # noqa: E402
     AUGMENTATIONS, FAST_BATCH_SIZE, FAST_EPOCHS, augmentation_layers, compile_model, conv_block, one_cycle, get_custom_cnn, get_fast_cnn, get_lenet, get_mlp,
-    get_weight_num, show_summary,
+    get_resnet, get_weight_num, residual_block, show_summary, SparseSmoothedCrossentropy,
 )
 from .plots import (  # noqa: E402
     plot_confusion_matrix, plot_history, plot_predicted_sample, save_fig, show_images,
@@ -46,7 +46,7 @@ from .training import (  # noqa: E402
 
 __all__ = [
     "artifact_size", "export_folder", "quiet_stderr", "export_litert", "export_saved_model", "load_litert", "load_saved_model",
-    "compile_model", "conv_block", "one_cycle", "Ensemble", "format_columns", "load_ensemble", "mode", "prepare_image", "read_run", "Run", "run_folder", "save_ensemble",
+    "compile_model", "conv_block", "get_resnet", "residual_block", "SparseSmoothedCrossentropy", "one_cycle", "Ensemble", "format_columns", "load_ensemble", "mode", "prepare_image", "read_run", "Run", "run_folder", "save_ensemble",
     "accuracy", "AUGMENTATIONS", "augmentation_layers", "checkpoint_path", "CLASS_NAMES", "DataError", "evaluate_model",
     "evaluate_show", "FAST_BATCH_SIZE", "FAST_EPOCHS", "get_custom_cnn", "get_fast_cnn", "get_lenet", "get_mlp",
     "get_weight_num", "GpuConfigError", "hardware", "is_smoke", "limit_gpu_memory",

@@ -63,11 +63,16 @@ def test_table_lists_each_measurement():
     assert table.count("split_batch") == 1  # the MLP has no split side
 
 
-def test_readme_shows_the_committed_benchmark_run():
-    # The README's table is the one `make benchmark` printed for the run kept in results.json.
+def test_readmes_show_the_committed_benchmark_run():
+    # benchmarks/README.md has the table `make benchmark` printed for the run kept in results.json,
+    # and the README's short table is some of its rows, as printed.
     table = load_benchmark().format_table(json.loads((BENCHMARK.parent / "results.json").read_text()))
+    study = (BENCHMARK.parent / "README.md").read_text()
+    assert table in study, "benchmarks/README.md's table is not that of benchmarks/results.json: paste the table it printed"
     readme = (BENCHMARK.parents[1] / "README.md").read_text()
-    assert table in readme, "README's performance table is not that of benchmarks/results.json: paste the table it printed"
+    short = readme[readme.index("## Performance on a CPU"):].split("\n\n| measurement")[1].split("\n\n")[0]
+    rows = ["| measurement" + short.splitlines()[0]] + short.splitlines()[1:]
+    assert len(rows) >= 4 and not [row for row in rows if row not in table.splitlines()], rows
 
 
 def test_step_profile_times_every_way(tmp_path):

@@ -80,3 +80,52 @@ def test_custom_cnn_augmentation_kinds():
     assert "RandomFlip" not in digits  # a mirrored 2 or 7 is no digit
     with pytest.raises(ValueError, match="flips"):
         get_custom_cnn(augment="shoes")
+
+
+def test_resnet_weights_shapes_and_inference():
+    from mnist_utils import get_resnet, residual_block  # noqa: F401
+
+    model = get_resnet(steps_per_epoch=10, epochs=2, width=16, blocks_per_stage=3, augment=())
+    bn = lambda c: 2 * c  # noqa: E731 (scale and offset are trained; the averages are not)
+    block = lambda c_in, c: 9 * c_in * c + bn(c) + 9 * c * c + bn(c) + (c_in * c + bn(c) if c_in != c else 0)  # noqa: E731
+    stages = sum(block(c_in, c) for c_in, c in [(16, 16)] * 3 + [(16, 32)] + [(32, 32)] * 2 + [(32, 64)] + [(64, 64)] * 2)
+    assert get_weight_num(model) == 9 * 16 + bn(16) + stages + dense(64, 10)  # ResNet-20: about 0.27 million
+    convs = [layer for layer in model.layers if type(layer).__name__ == "Conv2D" and layer.kernel_size == (3, 3)]
+    assert len(convs) + 1 == 20  # 19 3x3 convolutions and the dense layer: ResNet-20
+    assert model.layers[-2].output.shape[1:] == (64,)  # global average pooling of the 7x7x64 stage
+    assert sum(type(layer).__name__ == "Add" for layer in model.layers) == 9  # a skip around every block
+
+
+def test_resnet_augmentations_act_only_in_training():
+    from mnist_utils import get_resnet
+
+    model = get_resnet(augment=("crops", "flips", "erasing"))
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds[1:5] == ["ZeroPadding2D", "RandomCrop", "RandomFlip", "RandomErasing"]
+    images = np.random.default_rng(0).random((8, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_allclose(model(images, training=False), model(images, training=False))
+    # In training the pad-and-crop moves the image by whole pixels and keeps its size.
+    crop = model.layers[2](model.layers[1](images), training=True).numpy()
+    assert crop.shape == images.shape and not np.allclose(crop, images)
+    with pytest.raises(ValueError, match="erasing"):
+        get_resnet(augment=("cutout",))
+
+
+def test_label_smoothing_loss():
+    import keras
+
+    from mnist_utils import SparseSmoothedCrossentropy, get_resnet
+
+    probs = np.array([[0.9] + [0.1 / 9] * 9, [0.1] * 10], dtype=np.float32)
+    labels = np.array([0, 3])
+    plain = keras.losses.SparseCategoricalCrossentropy(reduction=None)(labels, probs).numpy()
+    np.testing.assert_allclose(SparseSmoothedCrossentropy(0.0, reduction=None)(labels, probs), plain, rtol=1e-5)
+    # Smoothing 0.1 over ten classes: the target is 0.91 for the true class and 0.01 for each other.
+    target = np.full((2, 10), 0.01); target[0, 0] = target[1, 3] = 0.91
+    expected = -(target * np.log(probs)).sum(axis=1)
+    np.testing.assert_allclose(SparseSmoothedCrossentropy(0.1, reduction=None)(labels, probs), expected, rtol=1e-5)
+    model = get_resnet(label_smoothing=0.1, weight_decay=5e-4)
+    assert keras.losses.serialize(model.loss)["config"]["label_smoothing"] == 0.1
+    assert type(model.optimizer).__name__ == "AdamW"
+    with pytest.raises(ValueError, match="label_smoothing"):
+        SparseSmoothedCrossentropy(1.0)
