@@ -255,8 +255,9 @@ def write_record(folder: Path, record: dict) -> None:
 
 
 def read_history(path: Path) -> dict[str, list[float]]:
-    """``history.csv`` (Keras' CSVLogger) as ``{metric: [value per epoch]}``."""
-    frame = pd.read_csv(path)
+    """``history.csv`` (Keras' CSVLogger) as ``{metric: [value per epoch]}``. A run without validation
+    data has ``val_*`` columns of "NA" only: they are left out, as they are from the trained run's history."""
+    frame = pd.read_csv(path).dropna(axis="columns", how="all")
     return {column: frame[column].astype(float).tolist() for column in frame.columns if column != "epoch"}
 
 

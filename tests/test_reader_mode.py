@@ -20,7 +20,8 @@ PROJECT = Path(__file__).resolve().parents[1]
 # The notebooks whose runs are all committed whole (weights, history, record); notebook 07 trains
 # nothing. Notebooks 05 and 06 join when their runs are retrained with the history saved (issue:
 # reusing committed runs).
-READER_NOTEBOOKS = ["01_data", "02_mlp", "03_lenet", "04_custom_cnn", "05_fashion_mnist", "07_use_the_model"]
+READER_NOTEBOOKS = ["01_data", "02_mlp", "03_lenet", "04_custom_cnn", "05_fashion_mnist", "06_all_training_data",
+                    "07_use_the_model"]
 RESULT_TAG = "committed-results"  # cells whose outputs state results: compared here, not in smoke mode
 
 

@@ -282,3 +282,13 @@ def test_a_finished_run_replaces_the_old_one_in_two_renames(tmp_path):
     (tmp_path / "tiny.old").mkdir()  # left by a crash between the two renames of an earlier run
     runs.replace_folder(partial, folder)
     assert (folder / "run.json").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["tiny"]
+
+
+def test_history_of_a_run_without_validation_has_no_validation_metrics(tmp_path):
+    from mnist_utils.runs import read_history
+
+    # Keras' CSVLogger writes "NA" columns for the val_* keys of a run trained without validation;
+    # read back, they must not look like a validation curve (plot_history would draw an empty one).
+    path = tmp_path / "history.csv"
+    path.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n0,0.9,0.3,NA,NA\n1,0.95,0.2,NA,NA\n")
+    assert read_history(path) == {"accuracy": [0.9, 0.95], "loss": [0.3, 0.2]}
