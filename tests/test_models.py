@@ -83,7 +83,7 @@ def test_custom_cnn_augmentation_kinds():
 
 
 def test_resnet_weights_shapes_and_inference():
-    from mnist_utils import get_resnet, residual_block  # noqa: F401
+    from mnist_utils import get_resnet
 
     model = get_resnet(steps_per_epoch=10, epochs=2, width=16, blocks_per_stage=3, augment=())
     bn = lambda c: 2 * c  # noqa: E731 (scale and offset are trained; the averages are not)
