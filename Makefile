@@ -68,4 +68,4 @@ demo: $(VENV)/.demo-installed
 	GRADIO_ANALYTICS_ENABLED=False $(BIN)/python demo/app.py
 
 test: install $(VENV)/.site-installed $(VENV)/.demo-installed
-	MNIST_SMOKE=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests

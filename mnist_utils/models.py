@@ -41,20 +41,16 @@ def compile_model(
     model: keras.Model,
     learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = 1e-3,
     jit_compile: bool = False,
-    label_smoothing: float = 0.0,
-    weight_decay: float | None = None,
+    loss: keras.losses.Loss | None = None,
 ) -> keras.Model:
     """Adam (a fixed rate or a schedule) + sparse categorical cross-entropy + accuracy, as in the post.
 
-    ``jit_compile=True`` compiles the steps with XLA (see ``get_mlp``). ``label_smoothing`` > 0
-    uses ``SparseSmoothedCrossentropy``; ``weight_decay`` uses AdamW (decoupled weight decay).
+    ``jit_compile=True`` compiles the steps with XLA (see ``get_mlp``); ``loss`` replaces the
+    cross-entropy (``get_resnet`` smooths the labels with it).
     """
-    optimizer = (keras.optimizers.Adam(learning_rate=learning_rate) if weight_decay is None
-                 else keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay))
     model.compile(
-        optimizer=optimizer,
-        loss=(SparseSmoothedCrossentropy(label_smoothing) if label_smoothing
-              else keras.losses.SparseCategoricalCrossentropy()),
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=loss or keras.losses.SparseCategoricalCrossentropy(),
         metrics=["accuracy"],
         steps_per_execution=STEPS_PER_EXECUTION,
         jit_compile=jit_compile,
@@ -238,7 +234,6 @@ def get_resnet(
     blocks_per_stage: int = 3,
     augment: tuple[str, ...] = ("crops", "flips"),
     label_smoothing: float = 0.0,
-    weight_decay: float | None = None,
     max_learning_rate: float = 3e-3,
     name: str = "resnet",
     input_shape: tuple[int, ...] = INPUT_SHAPE,
@@ -249,8 +244,8 @@ def get_resnet(
     blocks (``width``, ``2 * width`` and ``4 * width`` filters; the second and third stages halve
     the image: 28 -> 14 -> 7), global average pooling and the softmax: 6 * blocks + 2 layers with
     weights. ``augment``: kinds of ``augmentation_layers``, applied in order in training only.
-    Trained with a one-cycle learning rate to ``max_learning_rate``, ``label_smoothing`` and
-    AdamW's ``weight_decay`` when given.
+    Trained with a one-cycle learning rate to ``max_learning_rate``, with ``label_smoothing`` > 0
+    against smoothed labels (``SparseSmoothedCrossentropy``).
     """
     inputs = keras.Input(shape=input_shape)
     x = inputs
@@ -264,8 +259,8 @@ def get_resnet(
     x = layers.GlobalAveragePooling2D()(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax")(x)
     model = keras.Model(inputs, outputs, name=name)
-    return compile_model(model, one_cycle(steps_per_epoch, epochs, max_learning_rate),
-                         label_smoothing=label_smoothing, weight_decay=weight_decay)
+    loss = SparseSmoothedCrossentropy(label_smoothing) if label_smoothing else None
+    return compile_model(model, one_cycle(steps_per_epoch, epochs, max_learning_rate), loss=loss)
 
 
 def get_weight_num(model: keras.Model) -> int:

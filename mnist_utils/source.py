@@ -13,8 +13,8 @@ PACKAGE = __package__  # "mnist_utils"
 
 def show_source(*functions: Callable) -> None:
     """Print the source of ``functions`` as code that runs on its own: first the imports and constants
-    they use, then the series' own helpers they call (each once, before its first use), then the
-    functions themselves."""
+    they use, then the series' own helpers (functions and classes) they call, each once and before
+    its first use, then the functions themselves."""
     print(complete_source(*functions))
 
 
@@ -42,7 +42,7 @@ def complete_source(*functions: Callable) -> str:
         for name in names:
             value = getattr(module, name, None)
             helper = inspect.unwrap(value) if callable(value) else None
-            if inspect.isfunction(helper) and helper.__module__.startswith(PACKAGE):
+            if (inspect.isfunction(helper) or inspect.isclass(helper)) and helper.__module__.startswith(PACKAGE):
                 if name not in skip:
                     visit(value)
                 continue

@@ -34,3 +34,4 @@ def mnist(data_dir):
     from mnist_utils import load_data
 
     return load_data("mnist", data_dir)
+

@@ -17,9 +17,7 @@ import pandas as pd
 import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
-# The notebooks whose runs are all committed whole (weights, history, record); notebook 07 trains
-# nothing. Notebooks 05 and 06 join when their runs are retrained with the history saved (issue:
-# reusing committed runs).
+# Every notebook: their runs are all committed whole (weights, history, record); notebook 07 trains nothing.
 READER_NOTEBOOKS = ["01_data", "02_mlp", "03_lenet", "04_custom_cnn", "05_fashion_mnist", "06_all_training_data",
                     "07_use_the_model"]
 RESULT_TAG = "committed-results"  # cells whose outputs state results: compared here, not in smoke mode
@@ -57,18 +55,25 @@ def plain_install(tmp_path_factory) -> Path:
     return target
 
 
-def test_the_readers_mode_reproduces_the_committed_outputs(series_copy, plain_install, data_dir, tmp_path):
+@pytest.fixture(scope="module")
+def committed(series_copy) -> dict[str, dict[str, str]]:
+    """The digests of the copy's committed runs, tables and figures, before any notebook ran."""
+    return {folder: digests(series_copy / folder) for folder in ("checkpoints", "results", "images")}
+
+
+@pytest.mark.parametrize("notebook", READER_NOTEBOOKS)
+def test_the_readers_mode_reproduces_the_committed_outputs(notebook, series_copy, committed, plain_install, data_dir,
+                                                          tmp_path):
     env = {key: value for key, value in os.environ.items()
            if key not in ("MNIST_OUTPUT_DIR", "MNIST_SMOKE", "MNIST_RETRAIN")}
     env |= {"MNIST_DATA_DIR": str(data_dir), "PYTHONPATH": str(plain_install)}
     where = subprocess.run([sys.executable, "-c", "import mnist_utils; print(mnist_utils.__file__)"],
                            env=env, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     assert where.startswith(str(plain_install)), where  # the plain copy, not the checkout's editable one
-    committed = {folder: digests(series_copy / folder) for folder in ("checkpoints", "results", "images")}
 
     nbval = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider", "-q",
-         str(series_copy / "notebooks")],
+         str(series_copy / "notebooks" / f"{notebook}.ipynb")],
         env=env, cwd=tmp_path, capture_output=True, text=True)
     assert nbval.returncode == 0, nbval.stdout[-6000:]
     assert " passed" in nbval.stdout.splitlines()[-1], nbval.stdout[-2000:]
@@ -77,16 +82,18 @@ def test_the_readers_mode_reproduces_the_committed_outputs(series_copy, plain_in
     assert not (mine / "checkpoints").exists(), "a committed run was trained again instead of loaded"
     for folder, before in committed.items():
         assert digests(series_copy / folder) == before, f"the reader's mode wrote into {folder}/"
-    # The tables and figures it made are the committed ones.
-    written = sorted(path.name for path in (mine / "results").glob("*.csv"))
-    assert written == sorted({"mnist.csv"} | ({"fashion_mnist.csv"} if "05_fashion_mnist" in READER_NOTEBOOKS else set()))
-    for table in written:
-        ours = pd.read_csv(mine / "results" / table).sort_values("model").reset_index(drop=True)
-        theirs = pd.read_csv(series_copy / "results" / table).sort_values("model").reset_index(drop=True)
-        pd.testing.assert_frame_equal(ours, theirs, obj=table)
-    figures = digests(mine / "images")
-    assert figures and all(committed["images"][name] == digest for name, digest in figures.items()), \
-        [name for name, digest in figures.items() if committed["images"].get(name) != digest]
+    # The tables and figures it made (with those of the notebooks run before it here) are the committed ones.
+    for table in sorted((mine / "results").glob("*.csv")):
+        ours = pd.read_csv(table).sort_values("model").reset_index(drop=True)
+        theirs = pd.read_csv(series_copy / "results" / table.name).sort_values("model").reset_index(drop=True)
+        pd.testing.assert_frame_equal(ours, theirs, obj=table.name)
+    figures = digests(mine / "images" / notebook)
+    assert figures and all(committed["images"][f"{notebook}/{name}"] == digest for name, digest in figures.items()), \
+        [name for name, digest in figures.items() if committed["images"].get(f"{notebook}/{name}") != digest]
+
+
+def test_every_notebook_is_checked_in_the_readers_mode():
+    assert READER_NOTEBOOKS == sorted(path.stem for path in (PROJECT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def test_without_the_package_the_first_cell_says_what_to_install(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
@@ -20,12 +21,17 @@ def run_alone(*functions):
     (mu.get_mlp, {}), (mu.get_lenet, {}),
     (mu.get_custom_cnn, {"steps_per_epoch": 10, "epochs": 2}),
     (mu.get_custom_cnn, {"augment": "flips", "strided": False, "steps_per_epoch": 10, "epochs": 2}),
+    (mu.get_resnet, {"steps_per_epoch": 10, "epochs": 2, "blocks_per_stage": 1, "label_smoothing": 0.1,
+                     "augment": ("crops", "flips", "erasing")}),
 ])
 def test_a_shown_builder_builds_the_same_model_on_its_own(builder, arguments):
+    keras.utils.set_random_seed(0)  # the random layers draw their seeds when built
     copied = run_alone(builder)[builder.__name__](**arguments)
+    keras.utils.set_random_seed(0)
     original = builder(**arguments)
     assert describe_model(copied) == describe_model(original)
     assert mu.get_weight_num(copied) == mu.get_weight_num(original)
+    assert keras.losses.serialize(copied.loss)["config"] == keras.losses.serialize(original.loss)["config"]
 
 
 def test_shown_code_lists_its_imports_and_helpers_once_before_use():
