@@ -34,4 +34,3 @@ def mnist(data_dir):
     from mnist_utils import load_data
 
     return load_data("mnist", data_dir)
-
