@@ -2,7 +2,7 @@
 #   make series   install everything into .venv, then run the whole series in the reader's mode:
 #                 every committed run is loaded, not trained (minutes)
 #   make test     install if needed, then run the unit tests, every notebook in smoke mode, and the
-#                 reader's mode on the full data (nbval)
+#                 reader's mode on the full data, with every model and training cell run a second time
 # and, once installed:
 #   make retrain    train every run again and rewrite the committed runs, figures, tables and notebooks (hours;
 #                   RETRAIN=missing: only the runs not committed yet, to split it over several sittings)
@@ -68,4 +68,4 @@ demo: $(VENV)/.demo-installed
 	GRADIO_ANALYTICS_ENABLED=False $(BIN)/python demo/app.py
 
 test: install $(VENV)/.site-installed $(VENV)/.demo-installed
-	$(BIN)/python -m pytest -n 2 --dist loadfile tests
+	$(BIN)/python -m pytest -n 2 --dist load tests

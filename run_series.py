@@ -9,7 +9,7 @@
 
 Progress is printed as it happens: each notebook, each cell, and the training lines.
 The executed notebooks replace the series' own (in the reader's mode they show the committed
-runs, so only timings change); in smoke mode, or when MNIST_OUTPUT_DIR names another folder than
+runs, so only timings change); in smoke mode, or when MNIST_SERIES_DIR names another folder than
 the notebooks' series, they go to the notebooks/ folder of this mode's outputs instead.
 """
 
@@ -58,7 +58,8 @@ def folders_seen_from(folder: Path) -> tuple[Path, Path]:
     here = os.getcwd()
     os.chdir(folder)
     try:
-        return config.project_dir(), config.output_dir()
+        settings = config.decide()
+        return settings.series_dir, settings.write_dir
     finally:
         os.chdir(here)
 
@@ -72,7 +73,7 @@ def run_notebook(path: Path) -> float:
     client.execute()
     seconds = time.perf_counter() - start
     series, outputs = folders_seen_from(path.parent)
-    if not config.is_smoke() and series == path.parent.parent.resolve():
+    if config.mode_from_env()[0] != config.SMOKE and series == path.parent.parent.resolve():
         target = path  # the series' own notebook, run on its own folder: it keeps its new outputs
     else:  # smoke mode, or another folder's runs: the notebook stays as it was
         target = outputs / "notebooks" / path.name
@@ -83,7 +84,7 @@ def run_notebook(path: Path) -> float:
 
 def run_all(paths: list[Path]) -> None:
     """Run the notebooks in order and report each one's time."""
-    print(f"Running {len(paths)} notebook(s) in the {config.mode()} mode", flush=True)
+    print(f"Running {len(paths)} notebook(s) in the {config.mode_from_env()[0]} mode", flush=True)
     times = {}
     for number, path in enumerate(paths, start=1):
         print(f"=== [{number}/{len(paths)}] {path.name}", flush=True)
@@ -97,7 +98,7 @@ def run_all(paths: list[Path]) -> None:
 def refresh(paths: list[Path]) -> int:
     """Run the notebooks in the reader's mode into a scratch folder; if they trained nothing, their
     figures and tables replace the committed ones (a plot or a table changed, the runs did not)."""
-    if config.mode() != config.READER:
+    if config.mode_from_env()[0] != config.READER:
         print("--refresh runs the reader's mode: unset MNIST_RETRAIN and MNIST_SMOKE.", file=sys.stderr)
         return 2
     series = folders_seen_from(paths[0].parent)[0]

@@ -111,7 +111,7 @@ def post_recipe_post_pipeline(model_name: str, epochs: int, cut: int | None, see
     val_ds = train_val.skip(train_size).batch(320)
     test_ds = tf.data.Dataset.from_tensor_slices((test_images, y_test)).batch(320)
     model = _post_model(model_name)
-    checkpoint = mu.checkpoint_path(f"post_{model_name}", "benchmark")  # under the benchmark's scratch folder
+    checkpoint = mu.runs.run_folder(f"post_{model_name}", "benchmark") / "best.weights.h5"  # under the benchmark's scratch folder
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     timer = _epoch_timer()
     callbacks = [
@@ -156,7 +156,7 @@ def post_recipe_series_pipeline(model_name: str, epochs: int, cut: int | None, s
     if split:
         model = mu.split_batch(model, parts=2)
     timer = _epoch_timer()
-    mu.train(model, datasets["train"], datasets["val"], epochs=epochs, dataset="benchmark",
+    mu.train(model, datasets["train"], datasets["val"], epochs=epochs, dataset="benchmark", seed=seed,
              callbacks=[timer], verbose=False)
     _, test_accuracy = model.evaluate(datasets["test"], verbose=0)
     return {"epoch_times": timer.times, "test_accuracy": float(test_accuracy)}
@@ -193,7 +193,7 @@ def time_to_target(recipe: str, cut: int | None) -> dict:
         ], name="keras_example")
         model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
         stop = [StopAtTarget.make(TARGET)]
-    model.fit(datasets["train"], validation_data=datasets["val"], epochs=mu.smoke_epochs(epochs),
+    model.fit(datasets["train"], validation_data=datasets["val"], epochs=mu.config.smoke_epochs(epochs),
               callbacks=[timer, *stop], verbose=0, shuffle=False)
     reached = [t for t, acc in zip(timer.elapsed, timer.val_accuracy) if acc >= TARGET]
     _, test_accuracy = model.evaluate(datasets["test"], verbose=0)
@@ -202,22 +202,32 @@ def time_to_target(recipe: str, cut: int | None) -> dict:
             "test_accuracy": float(test_accuracy)}
 
 
-def prediction(kind: str, cut: int | None) -> dict:
-    """Images per second for predicting the test set with a trained-size LeNet."""
+PREDICTION_BATCH = 2048
+PREDICTION_WAYS = ("keras_default", "keras_same_batches", "series")
+
+
+def prediction(repeats: int, cut: int | None) -> dict:
+    """Images per second for predicting the test set with LeNet, three ways side by side in one
+    process, alternating: ``model.predict`` at Keras' default batch of 32, ``model.predict`` at the
+    batch ``predict_probs`` uses, and ``predict_probs``."""
     import mnist_utils as mu
 
     _, (x_test, _) = _load(cut)
     model = _post_model("lenet")
     images = mu.to_float(x_test)
-    predict = (lambda: model.predict(images, verbose=0)) if kind == "plain" else (
-        lambda: mu.predict_probs(model, x_test))
-    predict()  # the first call builds the prediction function
-    runs = []
-    for _ in range(3):
-        start = time.perf_counter()
-        predict()
-        runs.append(time.perf_counter() - start)
-    return {"images_per_second": len(x_test) / statistics.median(runs)}
+    ways = {"keras_default": lambda: model.predict(images, verbose=0),
+            "keras_same_batches": lambda: model.predict(images, batch_size=PREDICTION_BATCH, verbose=0),
+            "series": lambda: mu.predict_probs(model, x_test, batch_size=PREDICTION_BATCH)}
+    for predict in ways.values():
+        predict()  # the first call builds each prediction function
+    seconds: dict[str, list[float]] = {way: [] for way in ways}
+    for _ in range(max(3, repeats)):
+        for way, predict in ways.items():
+            start = time.perf_counter()
+            predict()
+            seconds[way].append(time.perf_counter() - start)
+    return {way: {"images_per_second": len(x_test) / statistics.median(times), "seconds": times}
+            for way, times in seconds.items()}
 
 
 WORKERS = {
@@ -231,7 +241,7 @@ def worker(args: argparse.Namespace) -> None:
     """One measurement, in this process: runs the task ``args.worker`` names and prints its RESULT line."""
     import os
 
-    os.environ.setdefault("MNIST_OUTPUT_DIR", str(Path(args.scratch)))  # benchmark checkpoints stay apart
+    os.environ.setdefault("MNIST_SERIES_DIR", str(Path(args.scratch)))  # benchmark checkpoints stay apart
     if os.environ.get("MNIST_SMOKE", "").strip().lower() not in {"1", "true", "yes", "on"}:
         os.environ["MNIST_RETRAIN"] = "1"  # a benchmark times training: never load a saved run instead
     task, *params = args.worker.split(":")
@@ -241,7 +251,7 @@ def worker(args: argparse.Namespace) -> None:
     elif task == "time_to_target":
         result = time_to_target(params[0], args.cut)
     elif task == "prediction":
-        result = prediction(params[0], args.cut)
+        result = prediction(args.repeats, args.cut)
     else:
         raise SystemExit(f"unknown worker task {args.worker!r}")
     result["wall_seconds"] = time.perf_counter() - start
@@ -279,6 +289,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=5, help="alternations of the two sides in part (a)")
     parser.add_argument("--cut", type=int, default=None, help="use only this many training images")
     parser.add_argument("--output", default=str(HERE / "results.json"))
+    parser.add_argument("--part", choices=["prediction"], help="measure only this part again, in --output")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--scratch", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -291,7 +302,7 @@ def main(argv: list[str] | None = None) -> dict:
         if args.worker:
             worker(args)
             return {}
-        return drive(args)
+        return prediction_only(args) if args.part == "prediction" else drive(args)
 
 
 def drive(args: argparse.Namespace) -> dict:
@@ -323,15 +334,30 @@ def drive(args: argparse.Namespace) -> dict:
     print("(b) seconds of training to 99.0% validation accuracy", flush=True)
     results["time_to_99"] = {recipe: run_worker(f"time_to_target:{recipe}", args)
                              for recipe in ("keras_example", "fast")}
-    print("(c) prediction throughput on the test set", flush=True)
-    pred = {kind: [run_worker(f"prediction:{kind}", args) for _ in range(args.repeats)]
-            for kind in ("plain", "series")}
-    results["prediction"] = {kind: {"images_per_second": statistics.median(r["images_per_second"] for r in rs),
-                                    "peak_rss_mb": max(r["peak_rss_mb"] for r in rs)} for kind, rs in pred.items()}
-    results["prediction"]["speedup"] = (results["prediction"]["series"]["images_per_second"]
-                                        / results["prediction"]["plain"]["images_per_second"])
+    results["prediction"] = measure_prediction(args)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2))
+    print()
+    print(format_table(results))
+    return results
+
+
+def measure_prediction(args: argparse.Namespace) -> dict:
+    """Part (c): the three ways of predicting, side by side in one process; the ratio is the series'
+    against ``model.predict`` at the same batch size (like with like)."""
+    print("(c) prediction throughput on the test set", flush=True)
+    measured = run_worker("prediction", args)
+    ways = {way: measured[way] for way in PREDICTION_WAYS}
+    return ways | {"batch_size": PREDICTION_BATCH, "peak_rss_mb": measured["peak_rss_mb"],
+                   "speedup": ways["series"]["images_per_second"] / ways["keras_same_batches"]["images_per_second"]}
+
+
+def prediction_only(args: argparse.Namespace) -> dict:
+    """``--part prediction``: measure part (c) again and replace it in the results file."""
+    output = Path(args.output)
+    results = json.loads(output.read_text())
+    results["prediction"] = measure_prediction(args)
     output.write_text(json.dumps(results, indent=2))
     print()
     print(format_table(results))
@@ -367,10 +393,14 @@ def format_table(results: dict) -> str:
                 f"| {t['fast']['test_accuracy']:.2%} (after {t['fast']['train_seconds']:.0f} s) | |")
     rows.append(f"| ... peak memory (MB) | {t['keras_example']['peak_rss_mb']:.0f} | {t['fast']['peak_rss_mb']:.0f} | |")
     p = results["prediction"]
-    rows.append(f"| prediction, test set (images/s; plain `model.predict` vs `predict_probs`) "
-                f"| {p['plain']['images_per_second']:,.0f} | {p['series']['images_per_second']:,.0f} "
-                f"| {p['speedup']:.1f}x faster |")
-    rows.append(f"| ... peak memory (MB) | {p['plain']['peak_rss_mb']:.0f} | {p['series']['peak_rss_mb']:.0f} | |")
+    ratio = p["speedup"]
+    words = f"{ratio:.2f}x faster" if ratio >= 1.05 else f"{1 / ratio:.2f}x slower" if ratio <= 1 / 1.05 else \
+        f"the same ({ratio:.2f}x)"
+    rows.append(f"| prediction, test set, same batches of {p['batch_size']:,} (images/s; `model.predict` vs "
+                f"`predict_probs`, one process) | {p['keras_same_batches']['images_per_second']:,.0f} "
+                f"| {p['series']['images_per_second']:,.0f} | {words} |")
+    rows.append(f"| ... `model.predict` at Keras' default batch of 32 | {p['keras_default']['images_per_second']:,.0f} "
+                f"| | |")
     return "\n".join(rows)
 
 

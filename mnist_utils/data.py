@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -242,7 +243,7 @@ def load_data(name: str = "mnist", data_dir: str | Path | None = None, verify: b
     files' SHA-256 checksums.
     """
     name = _check_name(name)
-    local = Path(data_dir) if data_dir is not None else config.data_dir_from_env()
+    local = Path(data_dir) if data_dir is not None else config.current().data_dir
     if local is not None:
         return load_from_dir(name, local, verify=verify)
     return _load_with_keras(name, verify=verify)
@@ -262,16 +263,99 @@ def split_train_val(
     return (x[train], y[train]), (x[val], y[val])
 
 
+IMAGES_WANTED = ("Pass uint8 images (0-255) or float images (0-1), finite, of shape (N, 28, 28) or "
+                 "(N, 28, 28, 1).")
+# Resampling (shifts, zooms) can leave float pixels a rounding error outside 0-1: that much is clipped.
+FLOAT_SLACK = 1e-3
+
+
 def to_float(images: np.ndarray) -> np.ndarray:
-    """uint8 images (N, 28, 28) -> float32 in [0, 1] with a channel axis (N, 28, 28, 1)."""
-    images = np.asarray(images)
-    if images.ndim == 3:
-        images = images[..., np.newaxis]
-    if images.ndim != 4:
-        raise ValueError(f"Expected images of shape (N, H, W) or (N, H, W, C), got {images.shape}.")
-    if images.dtype == np.uint8:
-        return images.astype(np.float32) / 255.0
-    return images.astype(np.float32, copy=False)
+    """Images -> float32 in [0, 1] with a channel axis (N, H, W, 1 or C).
+
+    Takes uint8 (or whole numbers in 0-255) or floats in 0-1, of shape (N, H, W) or (N, H, W, C).
+    Anything else (strings, NaN, floats in 0-255, negative values) is a ValueError that says what
+    was passed and what to pass: a model trained on 0-1 would answer such images without a word.
+    """
+    array = np.asarray(images)
+    if array.dtype.kind not in "uif":
+        raise ValueError(f"Images must be numbers, got an array of {array.dtype}. {IMAGES_WANTED}")
+    if array.ndim == 3:
+        array = array[..., np.newaxis]
+    if array.ndim != 4:
+        raise ValueError(f"Expected images of shape (N, H, W) or (N, H, W, C), got {array.shape}. {IMAGES_WANTED}")
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0
+    if array.size == 0:
+        return array.astype(np.float32)
+    low, high = array.min(), array.max()
+    if array.dtype.kind in "ui":
+        if low < 0 or high > 255:
+            raise ValueError(f"Whole-number images must lie in 0-255, these lie in {low}..{high}. {IMAGES_WANTED}")
+        return array.astype(np.float32) / 255.0
+    if not np.isfinite(low) or not np.isfinite(high):
+        raise ValueError(f"The images hold NaN or infinite values. {IMAGES_WANTED}")
+    if low < -FLOAT_SLACK or high > 1 + FLOAT_SLACK:
+        hint = " (0-255 images: divide them by 255, or pass them as uint8)" if high <= 255 and low >= 0 else ""
+        raise ValueError(f"Float images must lie in 0-1, these lie in {low:g}..{high:g}{hint}. {IMAGES_WANTED}")
+    array = array.astype(np.float32, copy=False)
+    return np.clip(array, 0.0, 1.0) if low < 0 or high > 1 else array
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """How ``make_dataset`` made a pipeline: what ``train`` records, and how it makes the same batches again."""
+
+    examples: int
+    content: str  # a hash of the images and labels, as the pipeline holds them
+    batch_size: int
+    shuffle: bool
+    seed: int | None  # the shuffling's seed (None without shuffling)
+
+    def describe(self) -> dict[str, object]:
+        """The spec as plain JSON values, for a run's record."""
+        return {"examples": self.examples, "content": self.content, "batch_size": self.batch_size,
+                "shuffle": self.shuffle, "shuffle_seed": self.seed}
+
+
+def content_hash(images: np.ndarray, labels: np.ndarray) -> str:
+    """A short hash of images and labels: the same arrays, in the same order, give the same hash."""
+    digest = hashlib.blake2b(digest_size=8)
+    for array in (images, labels):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
+def pipeline_spec(dataset: tf.data.Dataset) -> PipelineSpec | None:
+    """The spec of a pipeline that ``make_dataset`` made (None for any other)."""
+    return getattr(dataset, SPEC_ATTRIBUTE, None)
+
+
+def fresh_copy(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """The same pipeline made anew: its first epoch's batches are those a fresh ``make_dataset`` gives,
+    however often ``dataset`` was read before (every reading of a shuffling pipeline reshuffles it)."""
+    images, labels = getattr(dataset, SOURCE_ATTRIBUTE)
+    spec = pipeline_spec(dataset)
+    return _pipeline(images, labels, spec)
+
+
+SPEC_ATTRIBUTE, SOURCE_ATTRIBUTE = "mnist_utils_spec", "mnist_utils_source"
+
+
+def _pipeline(images: np.ndarray, labels: np.ndarray, spec: PipelineSpec) -> tf.data.Dataset:
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).cache()
+    if spec.shuffle:
+        dataset = dataset.shuffle(len(images), seed=spec.seed, reshuffle_each_iteration=True)
+    # tf.data's autotuner is off: this pipeline has nothing to tune (no map), and on 2 cores its
+    # background work made 11 of 36 LeNet epochs take 5.1 s instead of 3.5 s (none of 36 without
+    # it). The batches and their order do not change.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    dataset = dataset.batch(spec.batch_size).prefetch(tf.data.AUTOTUNE).with_options(options)
+    setattr(dataset, SPEC_ATTRIBUTE, spec)
+    setattr(dataset, SOURCE_ATTRIBUTE, (images, labels))
+    return dataset
 
 
 def make_dataset(
@@ -282,23 +366,20 @@ def make_dataset(
     seed: int = 42,
 ) -> tf.data.Dataset:
     """A ``tf.data`` pipeline: normalized float32 images with a channel axis, cached,
-    reshuffled every epoch if ``shuffle``, batched and prefetched.
+    reshuffled every epoch with ``seed`` if ``shuffle``, batched and prefetched.
 
-    In smoke mode only the first few thousand examples are kept.
+    The pipeline carries how it was made (``pipeline_spec``), so that ``train`` can record it and
+    start from the same batches every time. In smoke mode only the first few thousand examples are kept.
     """
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} examples but y has {len(y)}.")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}.")
     keep = config.smoke_cut(len(x))
     images, labels = to_float(x[:keep]), np.asarray(y[:keep]).astype(np.int32)
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).cache()
-    if shuffle:
-        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    # tf.data's autotuner is off: this pipeline has nothing to tune (no map), and on 2 cores its
-    # background work made 11 of 36 LeNet epochs take 5.1 s instead of 3.5 s (none of 36 without
-    # it). The batches and their order do not change.
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE).with_options(options)
+    spec = PipelineSpec(len(images), content_hash(images, labels), int(batch_size), bool(shuffle),
+                        int(seed) if shuffle else None)
+    return _pipeline(images, labels, spec)
 
 
 def make_datasets(

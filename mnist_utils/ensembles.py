@@ -47,13 +47,18 @@ class Ensemble:
                            for name in self.members})
 
 
-def save_ensemble(name: str, members: Sequence[Run], dataset: str = "mnist",
+def save_ensemble(name: str, members: Sequence[Run], dataset: str | None = None,
                   mirrored: Sequence[Run] = ()) -> Ensemble:
     """Save the ensemble of these runs (what ``train`` returned) as ``checkpoints/<dataset>/<name>/ensemble.json``;
     the members also in ``mirrored`` are asked about each image and its mirror image."""
     if not members or not all(isinstance(run, Run) for run in [*members, *mirrored]):
         raise ValueError(f"An ensemble takes one or more runs that train() returned; got {list(members)!r}.")
     names = [run.name for run in members]
+    datasets = {run.dataset for run in [*members, *mirrored]}
+    if len(datasets) != 1 or (dataset is not None and dataset_key(dataset) not in datasets):
+        raise ValueError(f"The members of {name!r} were trained on {sorted(datasets)}"
+                         + (f", not {dataset!r}" if dataset is not None else "") + ": an ensemble takes runs of one dataset.")
+    dataset = datasets.pop()
     strays = [run.name for run in mirrored if run.name not in names]
     if strays:
         raise ValueError(f"The mirrored runs {strays} are not members of {name!r} ({names}).")
@@ -70,9 +75,9 @@ def save_ensemble(name: str, members: Sequence[Run], dataset: str = "mnist",
     return ensemble
 
 
-def load_ensemble(name: str, dataset: str = "mnist") -> Ensemble:
+def load_ensemble(name: str, dataset: str) -> Ensemble:
     """The ensemble saved under ``name`` (this mode's own first, then the committed one)."""
-    looked = [run_folder(name, dataset, root) / ENSEMBLE_FILE for root in config.read_dirs()]
+    looked = [run_folder(name, dataset, root) / ENSEMBLE_FILE for root in config.current().read_dirs]
     for path in looked:
         if path.is_file():
             try:

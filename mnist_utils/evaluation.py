@@ -45,7 +45,7 @@ class ResultsTable:
     with it, and shows only the rows of the notebooks up to it (what a reader has met so far).
     """
 
-    def __init__(self, dataset: str = "mnist", frame: pd.DataFrame | None = None, notebook: str | None = None) -> None:
+    def __init__(self, dataset: str, frame: pd.DataFrame | None = None, notebook: str | None = None) -> None:
         self.dataset = dataset_key(dataset)
         self.notebook = notebook
         frame = pd.DataFrame(columns=COLUMNS) if frame is None else frame.reindex(columns=COLUMNS)
@@ -56,14 +56,14 @@ class ResultsTable:
     @staticmethod
     def path_for(dataset: str, root: Path | None = None) -> Path:
         """The file of ``dataset``'s table under ``root`` (this run's output folder by default)."""
-        root = config.output_dir() if root is None else Path(root)
+        root = config.current().write_dir if root is None else Path(root)
         return root / "results" / f"{dataset_key(dataset)}.csv"
 
     @classmethod
-    def load(cls, dataset: str = "mnist", notebook: str | None = None) -> "ResultsTable":
+    def load(cls, dataset: str, notebook: str | None = None) -> "ResultsTable":
         """The saved table of ``dataset`` (this mode's own first, then the committed one), or an
         empty one if none was saved yet; see the class for ``notebook``."""
-        for root in config.read_dirs():
+        for root in config.current().read_dirs:
             path = cls.path_for(dataset, root)
             if path.is_file():
                 try:

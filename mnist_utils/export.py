@@ -22,7 +22,7 @@ INPUT_SPEC = keras.InputSpec(shape=(None, 28, 28, 1), dtype="float32")
 def export_folder() -> Path:
     """Where this mode writes exported models, created if missing: ``exports/`` of its output folder
     (``my_runs/exports/`` in the reader's mode)."""
-    folder = config.output_dir() / "exports"
+    folder = config.current().write_dir / "exports"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -21,7 +21,7 @@ def save_fig(name: str, notebook: str, fig: plt.Figure | None = None, dpi: int =
     """Save ``fig`` (the current figure by default) as ``images/<notebook>/<name>.png``."""
     if not re.fullmatch(r"[\w.-]+", name) or not re.fullmatch(r"[\w.-]+", notebook):
         raise ValueError(f"Use letters, digits, '_', '-' and '.' in figure and notebook names: {notebook}/{name}.")
-    path = config.output_dir() / "images" / notebook / f"{name}.png"
+    path = config.current().write_dir / "images" / notebook / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     (fig or plt.gcf()).savefig(path, dpi=dpi, bbox_inches="tight")
     return path

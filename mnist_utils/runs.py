@@ -7,14 +7,14 @@ A run lives in ``checkpoints/<dataset>/<name>/``::
     run.json          the recipe (model, optimizer, data, epochs, callbacks, seed), the outcome,
                       and what it was trained on (hardware, library versions, date)
 
-The recipe is what decides whether a saved run can stand in for a new training: the same
-layers, optimizer, initial weights, data and epochs give the same run.
+The store's one lookup rule: this session's own outputs first (``my_runs/`` for a reader, the
+smoke folder), then the committed runs; a run stands in for a training when its recipe
+(``recipe.py``) is the one asked for.
 """
 
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
 import platform
@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from . import config
 from .data import DATASETS, dataset_key
+from .recipe import differences
 
 WEIGHTS_FILE, HISTORY_FILE, RECORD_FILE = "best.weights.h5", "history.csv", "run.json"
 # history.csv columns that are not metrics (kept for the epoch log and the schedule's plot).
@@ -70,17 +71,29 @@ class Run:
         return min(values) if "loss" in metric else max(values)
 
 
+    @property
+    def trained(self) -> dict[str, Any]:
+        """Where, when and with which libraries the run was trained."""
+        return self.record.get("trained", {})
+
+    def outcome(self) -> str:
+        """The run's best epoch and its validation accuracy, in words."""
+        if "val_accuracy" in self.history:
+            return f"best val_accuracy {self.best():.2%} at epoch {self.best_epoch} of {self.epochs}"
+        return f"no validation data: the last of {self.epochs} epochs kept"
+
+
 def display_path(path: Path) -> str:
     """``path`` relative to the series' folder when it lies inside it (no machine paths in outputs)."""
     try:
-        return str(Path(path).resolve().relative_to(config.project_dir()))
+        return str(Path(path).resolve().relative_to(config.current().series_dir))
     except ValueError:
         return str(path)
 
 
-def run_folder(name: str, dataset: str = "mnist", root: Path | None = None) -> Path:
-    """``checkpoints/<dataset>/<name>/`` under ``root`` (this run's output folder by default)."""
-    root = config.output_dir() if root is None else Path(root)
+def run_folder(name: str, dataset: str, root: Path | None = None) -> Path:
+    """``checkpoints/<dataset>/<name>/`` under ``root`` (where this session writes, by default)."""
+    root = config.current().write_dir if root is None else Path(root)
     return root / "checkpoints" / dataset_key(dataset) / name
 
 
@@ -91,141 +104,6 @@ def hardware() -> str:
         details = tf.config.experimental.get_device_details(gpus[0])
         return f"GPU: {details.get('device_name', gpus[0].name)}"
     return f"CPU x{os.cpu_count()}"
-
-
-def current_seed() -> int | None:
-    """The seed last given to ``keras.utils.set_random_seed`` (None if it was never called, or if
-    this Keras keeps it elsewhere: Keras 3 has no public getter)."""
-    try:
-        from keras.src.utils import rng_utils
-    except ImportError:
-        return None
-    return rng_utils.get_random_seed()
-
-
-# --- The recipe: what a run was trained from -------------------------------------------------
-
-def _short(value: object) -> object:
-    """A serialized Keras object (initializer, regularizer, ...) as its class name with the settings
-    that are set; everything else as it is."""
-    if isinstance(value, dict) and "class_name" in value:
-        settings = {k: v for k, v in (value.get("config") or {}).items() if v is not None and k != "name"}
-        return value["class_name"] + (f"({', '.join(f'{k}={_short(v)!r}' for k, v in settings.items())})"
-                                      if settings else "")
-    if isinstance(value, dict):
-        return {k: _short(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_short(v) for v in value]
-    return value
-
-
-def _sources(node: object) -> list[str]:
-    """Names of the layers whose outputs a functional layer entry's inbound nodes take."""
-    if isinstance(node, dict):
-        if "keras_history" in node.get("config", {}):
-            return [node["config"]["keras_history"][0]]
-        return [name for value in node.values() for name in _sources(value)]
-    if isinstance(node, (list, tuple)):
-        return [name for value in node for name in _sources(value)]
-    return []
-
-
-def describe_model(model: keras.Model) -> list[str]:
-    """One line per layer: its class and settings (not its name), and, where a layer does not take
-    the previous layer's output, the indices of the layers it takes (for branches and skips)."""
-    entries = model.get_config().get("layers") if hasattr(model, "get_config") else None
-    index = {layer.name: i for i, layer in enumerate(model.layers)}
-    lines = []
-    for i, layer in enumerate(model.layers):
-        settings = {k: v for k, v in layer.get_config().items()
-                    if k not in {"name", "trainable", "dtype"} and v is not None}
-        if not layer.trainable:
-            settings["trainable"] = False  # frozen: another recipe
-        if layer.dtype_policy.name != "float32":
-            settings["dtype"] = layer.dtype_policy.name  # mixed precision: another recipe
-        line = f"{type(layer).__name__}({', '.join(f'{k}={_short(v)!r}' for k, v in settings.items())})"
-        sources = [index[name] for name in _sources(entries[i].get("inbound_nodes", []))] if entries else []
-        if sources and sources != [i - 1]:
-            line += f" <- {sources}"
-        lines.append(line)
-    return lines
-
-
-def weights_fingerprint(model: keras.Model) -> str:
-    """SHA-256 of the model's weights rounded to 6 decimals: the same seed and layers give the same
-    initial weights."""
-    digest = hashlib.sha256()
-    for weight in model.weights:
-        digest.update(np.round(np.asarray(weight, dtype=np.float64), 6).astype(np.float32).tobytes())
-    return digest.hexdigest()[:16]
-
-
-def data_fingerprint(dataset: tf.data.Dataset) -> dict[str, object]:
-    """Examples, batch size and a hash of a pipeline's (image, label) pairs that does not depend on
-    their order, so that a pipeline reshuffled by an earlier training still matches."""
-    hashes, batch_size = [], 0
-    weights = None
-    for images, labels in dataset.as_numpy_iterator():
-        flat = np.ascontiguousarray(images, dtype=np.float32).reshape(len(images), -1).view(np.uint32)
-        if weights is None:
-            weights = np.random.default_rng(0).integers(1, 2**62, size=flat.shape[1], dtype=np.uint64)
-        with np.errstate(over="ignore"):  # wrapping around 2**64 is the point
-            row_hash = (flat.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
-            hashes.append(row_hash * np.uint64(1_000_003) + np.asarray(labels).astype(np.uint64))
-        batch_size = max(batch_size, len(images))
-    combined = np.sort(np.concatenate(hashes)) if hashes else np.zeros(0, np.uint64)
-    return {"examples": int(len(combined)), "batch_size": batch_size,
-            "sha256": hashlib.sha256(combined.tobytes()).hexdigest()[:16]}
-
-
-def describe_recipe(
-    model: keras.Model,
-    epochs: int,
-    settings: dict[str, object],
-    data: dict[str, object],
-) -> dict[str, object]:
-    """Everything a run is trained from, as plain JSON values: ``settings`` (the callbacks' switches),
-    ``data`` (``describe_data``) and the model as it is now (call it before training, for its
-    initial weights)."""
-    optimizer = keras.optimizers.serialize(model.optimizer) if model.optimizer is not None else None
-    return {
-        "seed": current_seed(),
-        "epochs": epochs,
-        **settings,
-        **data,
-        "optimizer": _short({"class": (optimizer or {}).get("class_name"),
-                             **{k: v for k, v in (optimizer or {}).get("config", {}).items()
-                                if k != "name" and v is not None}}),
-        "loss": _short(keras.losses.serialize(model.loss)) if model.loss is not None else None,
-        "jit_compile": bool(getattr(model, "jit_compile", False)),
-        "initial_weights": weights_fingerprint(model),
-        "model": describe_model(model),
-    }
-
-
-def describe_data(train_dataset: tf.data.Dataset, val_dataset: tf.data.Dataset | None) -> dict[str, object]:
-    """The training and validation pipelines' fingerprints. Reading a reshuffling pipeline moves
-    its next shuffle on, so ``train`` reads them after training (before only to compare a recipe)."""
-    return {"train_data": data_fingerprint(train_dataset),
-            "val_data": None if val_dataset is None else data_fingerprint(val_dataset)}
-
-
-def differences(recorded: dict[str, Any], asked: dict[str, Any]) -> list[str]:
-    """What differs between two recipes, one short phrase each (empty when they match)."""
-    asked = json.loads(json.dumps(asked))  # compared as saved: tuples become lists, as in the record
-    found = []
-    for key in dict.fromkeys([*asked, *recorded]):
-        old, new = recorded.get(key), asked.get(key)
-        if old == new:
-            continue
-        if key == "model" and isinstance(old, list) and isinstance(new, list):
-            changed = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
-            found.append(f"model (from layer {changed}: {len(old)} layers recorded, {len(new)} now)")
-        elif isinstance(old, (dict, list)) or isinstance(new, (dict, list)) or key == "initial_weights":
-            found.append(key)
-        else:
-            found.append(f"{key} ({old} -> {new})")
-    return found
 
 
 # --- Saving and reading runs ------------------------------------------------------------------
@@ -278,13 +156,31 @@ def read_run(folder: Path) -> Run:
 
 
 def saved_runs(name: str, dataset: str) -> list[Run]:
-    """The runs saved under this name that this mode may reuse: this mode's own, then the committed one."""
+    """The runs saved under this name that this session may reuse, in the store's order: its own
+    (the newest first, then those set aside), then the committed one."""
     found = []
-    for root in config.read_dirs():
+    for root in config.current().read_dirs:
         folder = run_folder(name, dataset, root)
-        if (folder / RECORD_FILE).is_file():
-            found.append(read_run(folder))
+        for place in [folder, *sorted(folder.parent.glob(f"{glob_escape(name)}@*"), reverse=True)]:
+            if (place / RECORD_FILE).is_file():
+                found.append(read_run(place))
     return found
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob's special characters taken literally."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def find_run(name: str, dataset: str, recipe: dict[str, Any]) -> Run | None:
+    """The first saved run (``saved_runs``' order) whose recipe is ``recipe``, or None."""
+    return next((run for run in saved_runs(name, dataset) if not differences(run.record["recipe"], recipe)), None)
+
+
+def is_committed(run: Run) -> bool:
+    """Whether a run is one of the series' committed runs (not the session's own)."""
+    committed = config.current().series_dir / "checkpoints"
+    return run.folder is not None and run.folder.resolve().is_relative_to(committed)
 
 
 def set_aside(folder: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real data folder, and outputs kept away from the project's own files."""
+"""Shared fixtures: the real data folder, and settings that keep outputs away from the project's own files."""
 
 from __future__ import annotations
 
@@ -7,25 +7,42 @@ from pathlib import Path
 
 import pytest
 
+from mnist_utils import config
+
 PROJECT = Path(__file__).resolve().parents[1]
+MODE_VARIABLES = (config.RETRAIN_ENV, config.SMOKE_ENV, config.SERIES_DIR_ENV, config.MY_RUNS_DIR_ENV,
+                  config.SMOKE_DIR_ENV)
 
 
 @pytest.fixture(autouse=True)
 def isolated_outputs(tmp_path, monkeypatch):
-    """Every test writes checkpoints, figures and results under its own temporary folder."""
-    monkeypatch.setenv("MNIST_OUTPUT_DIR", str(tmp_path / "project"))
-    monkeypatch.delenv("MNIST_SMOKE", raising=False)
-    monkeypatch.delenv("MNIST_RETRAIN", raising=False)
-    return tmp_path / "project"
+    """Every test runs in the reader's mode on its own temporary series folder (``project/``), so it
+    writes checkpoints, figures and results there; the settings it found are restored after it."""
+    for name in MODE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    project = tmp_path / "project"
+    before = config.use(config.setup(mode=config.READER, series_dir=project, show=False))
+    yield project
+    config.use(before)
+
+
+def use_mode(series: Path, mode: str, **options) -> config.Settings:
+    """Switch the session to ``mode`` on the series folder ``series`` (what a Setup cell's ``mu.setup`` does)."""
+    return config.setup(mode=mode, series_dir=series, show=False, **options)
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The local copy of the datasets: MNIST_DATA_DIR, else ../shared/data beside the project."""
+    """The local copy of the datasets: MNIST_DATA_DIR, else ../shared/data beside the project. Missing,
+    it skips the real-data tests, except under CI=true, where it fails them: CI must run them."""
     value = os.environ.get("MNIST_DATA_DIR") or str(PROJECT.parent / "shared" / "data")
     path = Path(value)
     if not (path / "mnist").is_dir():
-        pytest.skip(f"no local dataset copy at {path}: set MNIST_DATA_DIR to run the real-data tests")
+        message = (f"no local dataset copy at {path} (no mnist/ folder in it): set MNIST_DATA_DIR to the folder "
+                   "that holds mnist/ and fashion-mnist/ to run the real-data tests")
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
     return path
 
 

@@ -9,6 +9,7 @@ import struct
 import numpy as np
 import pytest
 
+from conftest import use_mode
 from mnist_utils import DataError, load_data, make_dataset, split_train_val
 from mnist_utils import data as data_module
 
@@ -89,9 +90,10 @@ def test_real_datasets_load_and_verify(data_dir, name):
         assert np.bincount(y_train).tolist() == [6000] * 10
 
 
-def test_dataset_folder_and_env_variable(data_dir, monkeypatch):
+def test_dataset_folder_and_env_variable(data_dir, monkeypatch, isolated_outputs):
     direct = load_data("fashion_mnist", data_dir / "fashion-mnist")
     monkeypatch.setenv("MNIST_DATA_DIR", str(data_dir))
+    use_mode(isolated_outputs, "reader")  # setup reads the variable
     from_env = load_data("fashion-mnist")
     np.testing.assert_array_equal(direct[1][1], from_env[1][1])
 
@@ -153,23 +155,25 @@ def test_unknown_dataset_name():
         load_data("cifar10")
 
 
-def test_offline_without_local_copy_says_how_to_give_one(monkeypatch):
+def test_offline_without_local_copy_says_how_to_give_one(monkeypatch, isolated_outputs):
     import keras
 
     def offline(*args, **kwargs):
         raise Exception("URL fetch failure: Name or service not known")
 
     monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
+    use_mode(isolated_outputs, "reader")
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
     with pytest.raises(DataError, match=r"could not be downloaded.*data_dir=.*MNIST_DATA_DIR"):
         load_data("mnist")
 
 
-def test_keras_cache_is_used_and_validated(monkeypatch, data_dir):
+def test_keras_cache_is_used_and_validated(monkeypatch, data_dir, isolated_outputs):
     import keras
 
     real = load_data("fashion_mnist", data_dir)
     monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
+    use_mode(isolated_outputs, "reader")
     monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", lambda: real)
     assert load_data("fashion_mnist")[0][0].shape == (60000, 28, 28)  # the published files: they pass
     altered = ((real[0][0], real[0][1]), (real[1][0].copy(), real[1][1]))
@@ -226,8 +230,8 @@ def test_make_dataset_leaves_the_autotuner_off():
     assert dataset.options().autotune.enabled is False
 
 
-def test_make_dataset_is_cut_in_smoke_mode(monkeypatch):
-    monkeypatch.setenv("MNIST_SMOKE", "1")
+def test_make_dataset_is_cut_in_smoke_mode(isolated_outputs):
+    use_mode(isolated_outputs, "smoke")
     x, y = np.zeros((5000, 28, 28), np.uint8), np.zeros(5000)
     count = sum(len(b[1]) for b in make_dataset(x, y, batch_size=500).as_numpy_iterator())
     assert count < 5000

@@ -34,7 +34,7 @@ def demo_url(tmp_path_factory):
     port = free_port()
     folder = tmp_path_factory.mktemp("demo")
     env = {key: value for key, value in os.environ.items()
-           if key not in ("MNIST_SMOKE", "MNIST_RETRAIN", "MNIST_OUTPUT_DIR")}  # the reader's mode, as `make demo`
+           if key not in ("MNIST_SMOKE", "MNIST_RETRAIN", "MNIST_SERIES_DIR")}  # the reader's mode, as `make demo`
     env |= {"MNIST_MY_RUNS_DIR": str(folder / "my_runs"), "GRADIO_ANALYTICS_ENABLED": "False"}
     log = folder / "demo.log"
     with log.open("w") as output:

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import use_mode
 from mnist_utils import (
     ResultsTable, Run, accuracy, evaluate_show, format_columns, make_datasets, predict_all, predict_probs,
     predict_probs_mirrored,
@@ -65,7 +66,7 @@ def test_counts_stay_whole_numbers_next_to_a_row_without_them(isolated_outputs):
 
 def test_unknown_column_is_refused():
     with pytest.raises(ValueError, match="Unknown columns"):
-        ResultsTable().add({"model": "x", "tset_accuracy": 1.0})
+        ResultsTable("mnist").add({"model": "x", "tset_accuracy": 1.0})
 
 
 def test_missing_table_is_empty_and_a_broken_one_says_so(isolated_outputs):
@@ -77,14 +78,13 @@ def test_missing_table_is_empty_and_a_broken_one_says_so(isolated_outputs):
         ResultsTable.load("mnist")
 
 
-def test_smoke_mode_reads_the_real_table_but_writes_apart(isolated_outputs, monkeypatch):
-    monkeypatch.setenv("MNIST_RETRAIN", "1")  # the committed table
+def test_smoke_mode_reads_the_real_table_but_writes_apart(isolated_outputs):
+    use_mode(isolated_outputs, "retrain")  # the committed table
     real = ResultsTable("mnist")
     real.add(row("mlp", 0.98))
     real_path = real.save()
     before = real_path.read_bytes()
-    monkeypatch.setenv("MNIST_RETRAIN", "0")
-    monkeypatch.setenv("MNIST_SMOKE", "1")
+    use_mode(isolated_outputs, "smoke")
     table = ResultsTable.load("mnist")
     assert list(table.show().index) == ["mlp"]
     table.add(row("lenet", 0.5))
@@ -183,3 +183,36 @@ def test_format_columns_writes_the_numbers_as_a_reader_wants_them():
     assert "Styler" not in repr(shown) and "99.52%" in shown.to_html()
     with pytest.raises(ValueError, match=r"No columns \['test_accuracy'\]"):
         format_columns(frame, {"test_accuracy": "{:.2%}"})
+
+
+@pytest.mark.parametrize("images, words", [
+    (np.full((2, 28, 28), 200.0, np.float32), r"Float images must lie in 0-1, these lie in 200\.\.200 \(0-255 images: "
+                                              r"divide them by 255"),
+    (np.full((2, 28, 28), np.nan, np.float32), "NaN or infinite values"),
+    (np.full((2, 28, 28), -0.5, np.float32), r"Float images must lie in 0-1, these lie in -0\.5\.\.-0\.5\. Pass"),
+    (np.full((2, 28, 28), "7"), "Images must be numbers, got an array of <U1"),
+    (np.full((2, 28, 28), 300, np.int64), r"Whole-number images must lie in 0-255, these lie in 300\.\.300"),
+])
+def test_bad_images_get_an_error_that_says_what_to_pass(images, words):
+    from mnist_utils import get_mlp
+
+    model = get_mlp()
+    for predict in (predict_probs, lambda m, x: mu_ensemble_predict(m, x)):
+        with pytest.raises(ValueError, match=words) as error:
+            predict(model, images)
+        assert "Pass uint8 images (0-255) or float images (0-1), finite, of shape (N, 28, 28)" in str(error.value)
+
+
+def mu_ensemble_predict(model, images):
+    from mnist_utils import Ensemble
+
+    return Ensemble("one", "mnist", [model.name], [model.name]).predict([model], images)
+
+
+def test_good_images_of_either_kind_give_the_same_answer():
+    from mnist_utils import get_mlp
+
+    model = get_mlp()
+    digits = np.random.default_rng(0).integers(0, 256, (3, 28, 28)).astype(np.uint8)
+    np.testing.assert_allclose(predict_probs(model, digits), predict_probs(model, digits / 255.0), atol=1e-6)
+    np.testing.assert_allclose(predict_probs(model, digits.astype(np.int64)), predict_probs(model, digits), atol=1e-6)

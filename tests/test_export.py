@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import mnist_utils as mu
+from conftest import use_mode
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +61,9 @@ def test_bad_input_to_an_exported_model_says_what_to_do(trained, tmp_path):
         litert(np.zeros((3, 32, 32), np.uint8))
 
 
-def test_exports_go_to_this_modes_own_folder(monkeypatch, tmp_path):
-    monkeypatch.setenv("MNIST_SMOKE", "0")
-    monkeypatch.setenv("MNIST_RETRAIN", "0")
+def test_exports_go_to_this_modes_own_folder(monkeypatch, tmp_path, isolated_outputs):
     monkeypatch.setenv("MNIST_MY_RUNS_DIR", str(tmp_path))
+    use_mode(isolated_outputs, "reader")
     assert mu.export_folder() == tmp_path / "exports"
 
 

@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from conftest import use_mode  # noqa: E402
 from mnist_utils import (  # noqa: E402
     CLASS_NAMES, plot_confusion_matrix, plot_history, plot_predicted_sample, save_fig, show_images,
 )
@@ -92,10 +93,9 @@ def test_save_fig_writes_under_images(isolated_outputs, monkeypatch):
     fig = show_images(np.zeros((1, 28, 28)), [0], x_num=1, y_num=1)
     path = save_fig("grid", "01_data", fig)
     assert path == isolated_outputs / "my_runs" / "images" / "01_data" / "grid.png" and path.stat().st_size > 0
-    monkeypatch.setenv("MNIST_RETRAIN", "1")
+    use_mode(isolated_outputs, "retrain")
     assert save_fig("grid", "01_data", fig) == isolated_outputs / "images" / "01_data" / "grid.png"
-    monkeypatch.setenv("MNIST_RETRAIN", "0")
-    monkeypatch.setenv("MNIST_SMOKE", "1")
+    use_mode(isolated_outputs, "smoke")
     assert ".smoke" in save_fig("grid", "01_data", fig).parts
     with pytest.raises(ValueError, match="figure and notebook names"):
         save_fig("../escape", "01_data", fig)

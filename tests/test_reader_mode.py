@@ -1,11 +1,14 @@
 """The reader's mode proves the committed outputs: the notebooks, run on the full data from a copy of
 the series outside the checkout, with the package installed as a plain (not editable) copy, load
 every run instead of training it and reproduce the committed outputs of the cells that state
-results (nbval), the committed results tables and figures; nothing committed is written."""
+results, the committed results tables and figures; nothing committed is written. Then, in the same
+kernel, every model and training cell is run again without the Setup cell, as a Jupyter user does:
+it loads the same runs again, in seconds, and trains nothing."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -16,11 +19,15 @@ import nbformat
 import pandas as pd
 import pytest
 
+from notebook_session import text_of
+
 PROJECT = Path(__file__).resolve().parents[1]
 # Every notebook: their runs are all committed whole (weights, history, record); notebook 07 trains nothing.
 READER_NOTEBOOKS = ["01_data", "02_mlp", "03_lenet", "04_custom_cnn", "05_fashion_mnist", "06_all_training_data",
                     "07_use_the_model"]
 RESULT_TAG = "committed-results"  # cells whose outputs state results: compared here, not in smoke mode
+# What a training prints before it starts: none of it may appear when a reader runs cells again.
+TRAINING_WORDS = ("You changed", "No saved run", "Trained '", "training it", "Smoke mode", "Retrain mode")
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -30,19 +37,10 @@ def digests(folder: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def series_copy(tmp_path_factory) -> Path:
-    """The committed runs, tables and figures, and the checked notebooks with their result cells
-    marked for nbval's output comparison, in a folder outside the checkout."""
+    """The committed runs, tables, figures and notebooks, in a folder outside the checkout."""
     series = tmp_path_factory.mktemp("reader") / "series"
-    for folder in ("checkpoints", "results", "images"):
+    for folder in ("checkpoints", "results", "images", "notebooks"):
         shutil.copytree(PROJECT / folder, series / folder)
-    (series / "notebooks").mkdir()
-    for name in READER_NOTEBOOKS:
-        notebook = nbformat.read(PROJECT / "notebooks" / f"{name}.ipynb", as_version=4)
-        for cell in notebook.cells:
-            tags = cell.metadata.get("tags", [])
-            if RESULT_TAG in tags:
-                cell.metadata["tags"] = [*tags, "nbval-check-output"]
-        nbformat.write(notebook, series / "notebooks" / f"{name}.ipynb")
     return series
 
 
@@ -65,18 +63,35 @@ def committed(series_copy) -> dict[str, dict[str, str]]:
 def test_the_readers_mode_reproduces_the_committed_outputs(notebook, series_copy, committed, plain_install, data_dir,
                                                           tmp_path):
     env = {key: value for key, value in os.environ.items()
-           if key not in ("MNIST_OUTPUT_DIR", "MNIST_SMOKE", "MNIST_RETRAIN")}
+           if key not in ("MNIST_SERIES_DIR", "MNIST_MY_RUNS_DIR", "MNIST_SMOKE", "MNIST_RETRAIN")}
     env |= {"MNIST_DATA_DIR": str(data_dir), "PYTHONPATH": str(plain_install)}
     where = subprocess.run([sys.executable, "-c", "import mnist_utils; print(mnist_utils.__file__)"],
                            env=env, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     assert where.startswith(str(plain_install)), where  # the plain copy, not the checkout's editable one
 
-    nbval = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider", "-q",
-         str(series_copy / "notebooks" / f"{notebook}.ipynb")],
+    report_path = tmp_path / "session.json"
+    session = subprocess.run(
+        [sys.executable, str(PROJECT / "tests" / "notebook_session.py"),
+         str(series_copy / "notebooks" / f"{notebook}.ipynb"), str(report_path)],
         env=env, cwd=tmp_path, capture_output=True, text=True)
-    assert nbval.returncode == 0, nbval.stdout[-6000:]
-    assert " passed" in nbval.stdout.splitlines()[-1], nbval.stdout[-2000:]
+    assert session.returncode == 0, (session.stdout + session.stderr)[-6000:]
+    report = json.loads(report_path.read_text())
+
+    committed_cells = nbformat.read(PROJECT / "notebooks" / f"{notebook}.ipynb", as_version=4).cells
+    checked = [i for i, cell in enumerate(committed_cells) if RESULT_TAG in cell.metadata.get("tags", [])]
+    assert checked or notebook == "01_data", "no cell states a result"
+    for i in checked:  # the cells that state results print what the committed notebook shows
+        assert report["first"][str(i)] == text_of(committed_cells[i].outputs), f"cell {i} of {notebook}"
+
+    # The second pass: the model and training cells again, in place, without the Setup cell.
+    again = report["again"]
+    printed = "".join(again.values())
+    assert not any(words in printed for words in TRAINING_WORDS), printed[-3000:]
+    for i, text in again.items():
+        if "mu.train(" in committed_cells[int(i)].source and "verbose=False" not in committed_cells[int(i)].source:
+            assert "Loaded the committed run" in text, (i, text)
+    assert report["again_seconds"] < 120, f"the second pass took {report['again_seconds']:.0f} s"
+    print(f"{notebook}: {len(again)} cells run again in {report['again_seconds']:.1f} s")
 
     mine = series_copy / "my_runs"
     assert not (mine / "checkpoints").exists(), "a committed run was trained again instead of loaded"

@@ -14,7 +14,8 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize("smoke", [True, False])
 def test_runs_write_outputs_apart(smoke, tmp_path, data_dir, monkeypatch, capsys, isolated_outputs):
-    # isolated_outputs sets MNIST_OUTPUT_DIR: even a full run must then leave the notebook alone.
+    # The kernel's series folder is another than the notebook's: even a full run must leave the notebook alone.
+    monkeypatch.setenv("MNIST_SERIES_DIR", str(isolated_outputs))
     monkeypatch.setenv("MNIST_SMOKE", "1" if smoke else "0")
     monkeypatch.setenv("MNIST_DATA_DIR", str(data_dir))
     notebook = tmp_path / "00_tiny.ipynb"
@@ -39,13 +40,12 @@ def test_runs_write_outputs_apart(smoke, tmp_path, data_dir, monkeypatch, capsys
 
 def test_the_readers_run_of_a_series_notebook_keeps_its_outputs_in_place(tmp_path, monkeypatch, capsys):
     # A copy of the series, run from elsewhere: its notebook is rewritten, nothing goes to this checkout.
-    monkeypatch.delenv("MNIST_OUTPUT_DIR")
     series = tmp_path / "series"
     (series / "checkpoints").mkdir(parents=True)
     (series / "notebooks").mkdir()
     notebook = series / "notebooks" / "00_tiny.ipynb"
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("from mnist_utils import config\nprint(config.output_dir().name)")]
+    nb.cells = [nbformat.v4.new_code_cell("from mnist_utils import config\nprint(config.current().write_dir.name)")]
     nbformat.write(nb, notebook)
     spec = importlib.util.spec_from_file_location("run_series", PROJECT / "run_series.py")
     runner = importlib.util.module_from_spec(spec)
@@ -58,7 +58,6 @@ def test_the_readers_run_of_a_series_notebook_keeps_its_outputs_in_place(tmp_pat
 
 
 def test_refresh_replaces_figures_only_when_no_run_changes(tmp_path, monkeypatch, data_dir):
-    monkeypatch.delenv("MNIST_OUTPUT_DIR")
     monkeypatch.setenv("MNIST_DATA_DIR", str(data_dir))
     series = tmp_path / "series"
     (series / "checkpoints").mkdir(parents=True)
@@ -81,7 +80,7 @@ def test_refresh_replaces_figures_only_when_no_run_changes(tmp_path, monkeypatch
         "import keras\nm = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])\n"
         "m.compile('adam', 'sparse_categorical_crossentropy', metrics=['accuracy'])\n"
         "(x, y), _ = mu.load_data('mnist')\nd = mu.make_dataset(x[:64], y[:64])\n"
-        "mu.train(m, d, d, epochs=1, verbose=False)"))
+        "mu.train(m, d, d, dataset='mnist', epochs=1, seed=0, verbose=False)"))
     nbformat.write(nb, notebook)
     (series / "images" / "00_tiny" / "figure.png").write_bytes(b"old")
     assert runner.main(["--refresh", str(notebook)]) == 1

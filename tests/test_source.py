@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import mnist_utils as mu
-from mnist_utils.runs import describe_model
+from mnist_utils.recipe import describe_model
 
 
 def run_alone(*functions):

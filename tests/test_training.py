@@ -7,10 +7,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import use_mode
 from mnist_utils import (
-    ResultsTable, SplitBatchModel, TaskTime, accuracy, checkpoint_path, get_custom_cnn, get_fast_cnn, get_lenet, get_mlp,
-    load_best_checkpoint, make_datasets, predict_probs, split_batch, split_train_val, train,
+    ResultsTable, TaskTime, accuracy, get_custom_cnn, get_fast_cnn, get_lenet, get_mlp, load_best_checkpoint,
+    make_datasets, predict_probs, split_batch, split_train_val, train,
 )
+from mnist_utils.models import SplitBatchModel
+from mnist_utils.runs import WEIGHTS_FILE, run_folder
+
+
+def checkpoint_path(name: str, dataset: str, root=None):
+    return run_folder(name, dataset, root) / WEIGHTS_FILE
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +28,12 @@ def small_mnist(mnist):
 
 
 def test_short_training_learns_and_checkpoints(small_mnist, isolated_outputs):
+    use_mode(isolated_outputs, "retrain")  # trained as a committed run, so later loads find it
     train_part, val_part, test_part = small_mnist
     datasets = make_datasets(train_part, val_part, test_part, batch_size=64)
     keras.utils.set_random_seed(0)
     model = get_mlp()
-    history = train(model, datasets["train"], datasets["val"], epochs=3, verbose=False)
+    history = train(model, datasets["train"], datasets["val"], epochs=3, verbose=False, dataset="mnist", seed=0)
     assert len(history.history["val_accuracy"]) == 3
     assert history.train_time > 0 and 1 <= history.best_epoch <= 3
     path = checkpoint_path("mlp", "mnist")
@@ -49,13 +57,15 @@ def assert_weights_only(path, model: keras.Model) -> None:
 
 
 def test_training_without_validation_keeps_the_last_epoch(small_mnist, isolated_outputs, capsys):
+    use_mode(isolated_outputs, "retrain")  # trained as a committed run, so later loads find it
     train_part, val_part, test_part = small_mnist
     datasets = make_datasets(train_part, val_part, test_part, batch_size=64)
     keras.utils.set_random_seed(0)
     model = get_mlp()
-    history = train(model, datasets["train"], None, epochs=2, reduce_lr=False, early_stopping=False)
+    history = train(model, datasets["train"], None, epochs=2, reduce_lr=False, early_stopping=False,
+                    dataset="mnist", seed=0)
     assert history.best_epoch == 2 and "val_accuracy" not in history.history
-    assert "kept the last epoch (2)" in capsys.readouterr().out
+    assert "no validation data: the last of 2 epochs kept" in capsys.readouterr().out
     restored = load_best_checkpoint(get_mlp(), "mnist")
     np.testing.assert_allclose(predict_probs(restored, test_part[0]), predict_probs(model, test_part[0]), atol=1e-6)
 
@@ -65,7 +75,7 @@ def test_training_without_validation_refuses_what_needs_it(small_mnist, isolated
     datasets = make_datasets(train_part, val_part, test_part, batch_size=64)
     for switches in ({}, {"reduce_lr": False}, {"early_stopping": False}):
         with pytest.raises(ValueError, match="reduce_lr=False and early_stopping=False"):
-            train(get_mlp(), datasets["train"], None, epochs=1, verbose=False, **switches)
+            train(get_mlp(), datasets["train"], None, epochs=1, verbose=False, **switches, dataset="mnist", seed=0)
     assert not checkpoint_path("mlp", "mnist").exists()  # refused before anything was written
 
 
@@ -76,7 +86,8 @@ def test_training_is_reproducible_with_a_seed(small_mnist):
     for _ in range(2):
         keras.utils.set_random_seed(7)
         datasets = make_datasets(cut(train_part), cut(val_part), cut(test_part), batch_size=64, seed=3)
-        history = train(get_mlp(), datasets["train"], datasets["val"], epochs=1, verbose=False)
+        history = train(get_mlp(), datasets["train"], datasets["val"], epochs=1, verbose=False, checkpoint=False,
+                        dataset="mnist", seed=0)
         results.append(history.history["loss"][0])
     assert results[0] == pytest.approx(results[1], rel=1e-5)
 
@@ -93,16 +104,16 @@ def test_steps_per_call_do_not_change_the_trained_weights(small_mnist, monkeypat
         datasets = make_datasets(cut(train_part), cut(val_part), cut(test_part), batch_size=32, seed=3)
         model = get_mlp()
         assert model.steps_per_execution == steps_per_call
-        train(model, datasets["train"], datasets["val"], epochs=2, verbose=False, checkpoint=False)
+        train(model, datasets["train"], datasets["val"], epochs=2, verbose=False, checkpoint=False, dataset="mnist", seed=0)
         weights.append(model.get_weights())
     assert all(np.array_equal(a, b) for a, b in zip(*weights))
 
 
-def test_smoke_mode_caps_epochs_and_writes_elsewhere(small_mnist, monkeypatch, isolated_outputs, capsys):
-    monkeypatch.setenv("MNIST_SMOKE", "1")
+def test_smoke_mode_caps_epochs_and_writes_elsewhere(small_mnist, isolated_outputs, capsys):
+    use_mode(isolated_outputs, "smoke")
     train_part, val_part, test_part = small_mnist
     datasets = make_datasets(train_part, val_part, test_part)
-    history = train(get_mlp(), datasets["train"], datasets["val"], epochs=20)
+    history = train(get_mlp(), datasets["train"], datasets["val"], epochs=20, dataset="mnist", seed=0)
     assert len(history.history["loss"]) == 2
     assert ".smoke" in history.checkpoint_path.parts
     printed = capsys.readouterr().out
@@ -110,7 +121,7 @@ def test_smoke_mode_caps_epochs_and_writes_elsewhere(small_mnist, monkeypatch, i
 
 
 def test_missing_checkpoint_says_what_to_do():
-    with pytest.raises(FileNotFoundError, match="No checkpoint for model 'mlp' on mnist: .*Train it first"):
+    with pytest.raises(FileNotFoundError, match="No saved run of model 'mlp' on mnist: .*Train it first"):
         load_best_checkpoint(get_mlp(), "mnist")
     with pytest.raises(FileNotFoundError, match="on mnsit \\(the series' datasets: mnist, fashion_mnist\\)"):
         load_best_checkpoint(get_mlp(), "mnsit")
@@ -155,7 +166,7 @@ def test_the_mlp_learns_the_same_with_and_without_xla(small_mnist):
         if not jit_compile:
             model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
                           metrics=["accuracy"], jit_compile=False)
-        history = train(model, datasets["train"], datasets["val"], epochs=1, verbose=False, checkpoint=False)
+        history = train(model, datasets["train"], datasets["val"], epochs=1, verbose=False, checkpoint=False, dataset="mnist", seed=0)
         runs.append((history.history["loss"][0], model.get_weights()))
     (xla_loss, xla_weights), (plain_loss, plain_weights) = runs
     # XLA orders the float arithmetic differently: the same training up to rounding, not bit for bit.
@@ -183,7 +194,8 @@ def test_split_batch_gives_the_whole_batch_loss_and_gradients(batch):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
 
 
-def test_split_batch_trains_the_same_model(small_mnist):
+def test_split_batch_trains_the_same_model(small_mnist, isolated_outputs):
+    use_mode(isolated_outputs, "retrain")
     train_part, val_part, test_part = small_mnist
     datasets = make_datasets(train_part, val_part, test_part, batch_size=32)
     keras.utils.set_random_seed(0)
@@ -191,7 +203,7 @@ def test_split_batch_trains_the_same_model(small_mnist):
     split = split_batch(lenet, parts=2)
     assert isinstance(split, SplitBatchModel) and split.name == "lenet" and split.parts == 2
     assert split.optimizer is lenet.optimizer and split.steps_per_execution == lenet.steps_per_execution
-    history = train(split, datasets["train"], datasets["val"], epochs=1, verbose=False)
+    history = train(split, datasets["train"], datasets["val"], epochs=1, verbose=False, dataset="mnist", seed=0)
     assert history.history["val_accuracy"][0] > 0.8  # one epoch on 4,800 images: far above chance (0.1)
     # The same weights: the plain LeNet has learned too, and the checkpoint fits a plain LeNet.
     np.testing.assert_array_equal(predict_probs(lenet, test_part[0]), predict_probs(split, test_part[0]))
