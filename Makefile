@@ -8,7 +8,8 @@
 #                   RETRAIN=missing: only the runs not committed yet, to split it over several sittings)
 #   make refresh    regenerate the committed figures, tables and notebooks from the committed runs (minutes;
 #                   after a change to a plot or a table: it trains nothing, and refuses if a run would change)
-#   make benchmark  measure training and prediction speed (benchmarks/)
+#   make benchmark  measure training and prediction speed (benchmarks/), then update the READMEs' tables
+#   make readme     the README's figures and tables from the committed results (tools/update_readme.py)
 #   make site       build the series' website into site/ from the committed notebooks (seconds)
 #   make demo       start the drawing demo on http://127.0.0.1:7860 (notebook 07; installs its extra)
 # MNIST_DATA_DIR=/path/to/data points all of them at a local copy of the datasets (no download).
@@ -24,7 +25,7 @@ ifdef MNIST_DATA_DIR
 export MNIST_DATA_DIR := $(abspath $(MNIST_DATA_DIR))
 endif
 
-.PHONY: install series retrain refresh test benchmark site demo
+.PHONY: install series retrain refresh test benchmark readme site demo
 
 install: $(VENV)/.installed
 
@@ -59,6 +60,11 @@ refresh: install
 
 benchmark: install
 	$(BIN)/python benchmarks/speed.py
+	$(BIN)/python tools/update_readme.py
+
+# The README's figures from results/*.csv and its benchmark table from benchmarks/results.json.
+readme: install
+	$(BIN)/python tools/update_readme.py
 
 site: $(VENV)/.site-installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --quiet

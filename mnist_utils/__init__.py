@@ -7,6 +7,7 @@ which decides the mode and the folders once and shows them.
 """
 
 import os
+import warnings
 
 from .quiet import quiet_stderr  # before TensorFlow, whose start-up it mutes
 
@@ -18,6 +19,9 @@ with quiet_stderr():
 
 # Retracing notices and similar Python-side warnings are noise for a reader of the notebooks.
 _tf.get_logger().setLevel("ERROR")
+# model.fit(pipeline) warns that its default shuffle=True does not apply to a tf.data pipeline: the
+# series' pipelines shuffle themselves (make_dataset), so a learner's plain fit needs no shuffle=False.
+warnings.filterwarnings("ignore", message="`shuffle=True` was passed, but will be ignored", category=UserWarning)
 
 from .config import Settings, is_smoke, setup  # noqa: E402
 from .data import CLASS_NAMES, DataError, load_data, make_dataset, make_datasets, split_train_val, to_float  # noqa: E402

@@ -62,10 +62,8 @@ class Settings:
         if self.mode == RETRAIN:
             which = "the recipes with no committed run" if self.retrain_missing else "every run"
             return f"Retrain mode: {which} trained and written over checkpoints/, images/ and results/."
-        mine = ("your own runs in my_runs/ are used where they exist" if self.use_my_runs else
-                "later notebooks use the committed runs, not yours (mu.setup(use_my_runs=True) changes that)")
-        return (f"Reader's mode: saved runs are loaded, a changed recipe is trained; what you train or save goes to "
-                f"{where}; {mine}.")
+        later = f"your runs in {where} where they exist" if self.use_my_runs else "the committed runs"
+        return f"Reader's mode: saved runs are loaded, changed recipes trained into {where}; later notebooks use {later}."
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -15,6 +15,7 @@ from .evaluation import predict_probs, predict_probs_mirrored
 from .runs import Run, display_path, run_folder
 
 ENSEMBLE_FILE = "ensemble.json"
+MIRRORED = "_mirrored"  # a member asked about each image and its mirror image, as ways() names it
 
 
 @dataclass
@@ -27,13 +28,18 @@ class Ensemble:
     members: list[str]
     mirrored: list[str] = field(default_factory=list)
 
+    def ways(self) -> list[str]:
+        """How each member is asked: its run name, with ``MIRRORED`` appended for a mirrored member."""
+        return [name + MIRRORED if name in self.mirrored else name for name in self.members]
+
     def probs(self, member_probs: Mapping[str, np.ndarray]) -> np.ndarray:
-        """The average of the members' class probabilities, from ``{run name: probabilities}``."""
-        missing = [name for name in self.members if name not in member_probs]
+        """The average of the members' class probabilities, from ``{way: probabilities}`` (see ``ways``:
+        a member's run name, or for a mirrored member its name + ``MIRRORED``), computed once elsewhere."""
+        missing = [way for way in self.ways() if way not in member_probs]
         if missing:
             raise ValueError(f"No probabilities for the members {missing} of {self.name!r}: predict them first, "
-                             "e.g. with predict_all([...], images).")
-        return np.mean([member_probs[name] for name in self.members], axis=0)
+                             "e.g. with predict_all([...], images) (and predict_probs_mirrored for a mirrored one).")
+        return np.mean([member_probs[way] for way in self.ways()], axis=0)
 
     def predict(self, models: Iterable[keras.Model], images: np.ndarray) -> np.ndarray:
         """The ensemble's class probabilities for ``images``, from its members' models (with their best
@@ -43,8 +49,8 @@ class Ensemble:
         if missing:
             raise ValueError(f"No models for the members {missing} of {self.name!r}: load them first, e.g. with "
                              "load_best_checkpoint.")
-        return self.probs({name: (predict_probs_mirrored if name in self.mirrored else predict_probs)(by_name[name], images)
-                           for name in self.members})
+        return self.probs({way: (predict_probs_mirrored if way.endswith(MIRRORED) else predict_probs)(
+            by_name[way.removesuffix(MIRRORED)], images) for way in self.ways()})
 
 
 def save_ensemble(name: str, members: Sequence[Run], dataset: str | None = None,
