@@ -27,15 +27,21 @@ endif
 
 .PHONY: install series retrain refresh test benchmark readme site demo
 
-install: $(VENV)/.installed
+install: .editable-installed
+
+# The checkout's own package, installed in the environment (editable): per checkout, since a cached
+# environment (.ci/run) can serve several.
+.editable-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
 
 # The website's optional extra.
-$(VENV)/.site-installed: $(VENV)/.installed requirements-site.txt
+$(VENV)/.site-installed: .editable-installed requirements-site.txt
 	$(BIN)/python -m pip install --quiet -r requirements-site.txt -c requirements.txt
 	touch $@
 
 # The drawing demo's optional extra.
-$(VENV)/.demo-installed: $(VENV)/.installed requirements-demo.txt
+$(VENV)/.demo-installed: .editable-installed requirements-demo.txt
 	$(BIN)/python -m pip install --quiet -r requirements-demo.txt -c requirements.txt
 	touch $@
 
@@ -43,7 +49,6 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 series: install
