@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--scratch", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
-        args.epochs, args.repeats, args.cut = 2, 1, args.cut or 2048
+        args.epochs, args.repeats, args.cut = 1, 1, args.cut or 2048
     import tempfile
 
     with tempfile.TemporaryDirectory() as scratch:

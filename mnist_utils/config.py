@@ -33,7 +33,7 @@ RETRAIN_MISSING = "missing"
 
 # What smoke mode keeps: enough to walk every code path, small enough for seconds.
 SMOKE_MAX_EXAMPLES = 2048
-SMOKE_MAX_EPOCHS = 2
+SMOKE_MAX_EPOCHS = 1
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 

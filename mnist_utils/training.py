@@ -173,7 +173,8 @@ def train(
 def _why_training(name: str, saved: list[Run], recipe: dict, folder: Path | None, settings: config.Settings) -> str:
     where = f"; it goes to {display_path(folder)}/" if folder is not None else " (not saved: checkpoint=False)"
     if settings.mode == config.SMOKE:
-        return f"Smoke mode: training {name!r} for {recipe['epochs']} epochs on {recipe['train_data']['examples']:,} images{where}."
+        epochs = f"{recipe['epochs']} epoch" + ("s" if recipe["epochs"] != 1 else "")
+        return f"Smoke mode: training {name!r} for {epochs} on {recipe['train_data']['examples']:,} images{where}."
     if settings.mode == config.RETRAIN and not settings.retrain_missing:
         return f"Retrain mode: training {name!r}{where}."
     if not saved:

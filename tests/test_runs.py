@@ -229,7 +229,7 @@ def test_retraining_rewrites_and_smoke_keeps_apart(small, isolated_outputs, caps
     capsys.readouterr()
     _, smoke = fit(small, isolated_outputs, "smoke", epochs=5)
     assert not smoke.loaded and smoke.folder == isolated_outputs / ".smoke" / "checkpoints" / "mnist" / "tiny"
-    assert smoke.epochs == 2 and "Smoke mode: training 'tiny' for 2 epochs on 1,200 images" in capsys.readouterr().out
+    assert smoke.epochs == 1 and "Smoke mode: training 'tiny' for 1 epoch on 1,200 images" in capsys.readouterr().out
 
 
 def test_retraining_only_the_missing_runs_keeps_those_that_match(small, isolated_outputs, capsys):
